@@ -1,0 +1,49 @@
+// The CloudDriver: everything the release does to one cloud, behind one small interface with a
+// real implementation (kubernetes) and a simulated one (the zero-setup demo and benchmarks).
+// Every mutating call carries an operation id derived from the release and the step, so a retried
+// or replayed activity finds its own earlier effect and does nothing twice.
+
+export interface ModelVersion {
+  version: string;
+  image: string;
+}
+
+export interface DeploymentState {
+  model: string;
+  /** The version serving production traffic; null before the model's first release in this cloud. */
+  stable: (ModelVersion & { releaseId?: string }) | null;
+  canary: (ModelVersion & { releaseId: string }) | null;
+  /** Share of traffic (percent) routed to the canary. */
+  canaryWeight: number;
+  /** The version promotion replaced, kept warm for instant rollback until retired. */
+  previous: ModelVersion | null;
+}
+
+export interface CloudOperation {
+  operationId: string;
+  releaseId: string;
+  model: { name: string; version: string; image: string };
+}
+
+export interface CloudDriver {
+  readonly kind: 'simulated' | 'kubernetes';
+  readonly cloud: string;
+  describe(modelName: string): Promise<DeploymentState | null>;
+  /** Creates the canary at 0 % traffic next to the stable version. */
+  deployCanary(operation: CloudOperation): Promise<DeploymentState>;
+  setCanaryWeight(operation: CloudOperation & { weight: number }): Promise<DeploymentState>;
+  /** The canary becomes the stable version; the old stable is kept warm as `previous`. */
+  promote(operation: CloudOperation): Promise<DeploymentState>;
+  /** Restores the state before this release: no canary, and the previous stable version if it was promoted. */
+  rollback(operation: CloudOperation): Promise<DeploymentState>;
+  /** Ends the warm window: the previous version is scaled away. */
+  retirePrevious(operation: CloudOperation): Promise<DeploymentState>;
+}
+
+/** A failure the cloud answered with that retrying may fix (timeouts, 5xx, unreachable). */
+export class TransientCloudError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'TransientCloudError';
+  }
+}

@@ -1,0 +1,178 @@
+// SIMULATION. A model of one cloud's clusters for the zero-setup demo and benchmarks: deployments,
+// canary weights and the previous version, with configurable latency and failures. Its state lives
+// in files outside the worker process (one per model), so it survives a worker restart as a real
+// cluster would, and every applied operation is logged once so tests can prove idempotency.
+import { randomUUID } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import {
+  TransientCloudError,
+  type CloudDriver,
+  type CloudOperation,
+  type DeploymentState,
+} from './driver.js';
+
+export interface SimulatedCloudOptions {
+  /** Folder holding this cloud's state files. */
+  stateDir: string;
+  /** Added to every call, to model a slow control plane. Default 0. */
+  latencyMs?: number;
+  /** Probability (0–1) that a call fails transiently before changing anything. Default 0. */
+  failureRate?: number;
+  /** Random source for failures; tests and benchmarks pass a seeded one. Default Math.random. */
+  random?: () => number;
+}
+
+export interface AppliedOperation {
+  operationId: string;
+  kind: string;
+  releaseId: string;
+  at: string;
+  weight?: number;
+}
+
+interface ModelFile {
+  state: DeploymentState;
+  operations: AppliedOperation[];
+}
+
+export class SimulatedCloudDriver implements CloudDriver {
+  readonly kind = 'simulated' as const;
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  constructor(
+    readonly cloud: string,
+    private readonly options: SimulatedCloudOptions,
+  ) {}
+
+  async describe(modelName: string): Promise<DeploymentState | null> {
+    return (await this.read(modelName))?.state ?? null;
+  }
+
+  /** Every operation applied to a model, oldest first: the record tests read. */
+  async operations(modelName: string): Promise<AppliedOperation[]> {
+    return (await this.read(modelName))?.operations ?? [];
+  }
+
+  /** Puts a stable version in place, as if it had been released before (demo and test set-up). */
+  async seedStable(modelName: string, version: { version: string; image: string }): Promise<void> {
+    await this.apply({ operationId: `seed:${modelName}:${version.version}`, releaseId: 'seed', model: { name: modelName, ...version } }, 'seed', (state) => {
+      state.stable = { ...version };
+    });
+  }
+
+  deployCanary(operation: CloudOperation): Promise<DeploymentState> {
+    return this.apply(operation, 'deployCanary', (state) => {
+      state.canary = { version: operation.model.version, image: operation.model.image, releaseId: operation.releaseId };
+      state.canaryWeight = 0;
+    });
+  }
+
+  setCanaryWeight(operation: CloudOperation & { weight: number }): Promise<DeploymentState> {
+    return this.apply(
+      operation,
+      'setCanaryWeight',
+      (state) => {
+        if (state.canary?.releaseId !== operation.releaseId) {
+          throw new Error(`no canary of release ${operation.releaseId} in ${this.cloud}`);
+        }
+        state.canaryWeight = operation.weight;
+      },
+      operation.weight,
+    );
+  }
+
+  promote(operation: CloudOperation): Promise<DeploymentState> {
+    return this.apply(operation, 'promote', (state) => {
+      if (state.stable?.releaseId === operation.releaseId) return;
+      if (state.canary?.releaseId !== operation.releaseId) {
+        throw new Error(`no canary of release ${operation.releaseId} to promote in ${this.cloud}`);
+      }
+      state.previous = state.stable ? { version: state.stable.version, image: state.stable.image } : null;
+      state.stable = { ...state.canary };
+      state.canary = null;
+      state.canaryWeight = 0;
+    });
+  }
+
+  rollback(operation: CloudOperation): Promise<DeploymentState> {
+    return this.apply(operation, 'rollback', (state) => {
+      if (state.canary?.releaseId === operation.releaseId) {
+        state.canary = null;
+        state.canaryWeight = 0;
+      }
+      if (state.stable?.releaseId === operation.releaseId) {
+        state.stable = state.previous ? { ...state.previous } : null;
+        state.previous = null;
+      }
+    });
+  }
+
+  retirePrevious(operation: CloudOperation): Promise<DeploymentState> {
+    return this.apply(operation, 'retirePrevious', (state) => {
+      if (state.stable?.releaseId === operation.releaseId) state.previous = null;
+    });
+  }
+
+  private file(modelName: string): string {
+    return path.join(this.options.stateDir, `${modelName}.json`);
+  }
+
+  private async read(modelName: string): Promise<ModelFile | null> {
+    try {
+      return JSON.parse(await readFile(this.file(modelName), 'utf8')) as ModelFile;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+  }
+
+  /** Serialises changes to one model file, applies `change` once per operation id, writes atomically. */
+  private async apply(
+    operation: CloudOperation,
+    kind: string,
+    change: (state: DeploymentState) => void,
+    weight?: number,
+  ): Promise<DeploymentState> {
+    const modelName = operation.model.name;
+    const previous = this.locks.get(modelName) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(async () => {
+      await this.simulateControlPlane(kind);
+      const current = (await this.read(modelName)) ?? {
+        state: { model: modelName, stable: null, canary: null, canaryWeight: 0, previous: null },
+        operations: [],
+      };
+      if (current.operations.some((applied) => applied.operationId === operation.operationId)) {
+        return current.state;
+      }
+      change(current.state);
+      current.operations.push({
+        operationId: operation.operationId,
+        kind,
+        releaseId: operation.releaseId,
+        at: new Date().toISOString(),
+        ...(weight === undefined ? {} : { weight }),
+      });
+      await mkdir(this.options.stateDir, { recursive: true });
+      const temporary = `${this.file(modelName)}.${randomUUID()}.tmp`;
+      await writeFile(temporary, JSON.stringify(current, null, 1));
+      await rename(temporary, this.file(modelName));
+      return current.state;
+    });
+    this.locks.set(modelName, next);
+    try {
+      return await next;
+    } finally {
+      if (this.locks.get(modelName) === next) this.locks.delete(modelName);
+    }
+  }
+
+  private async simulateControlPlane(kind: string): Promise<void> {
+    if (this.options.latencyMs) await delay(this.options.latencyMs);
+    const random = this.options.random ?? Math.random;
+    if (this.options.failureRate && random() < this.options.failureRate) {
+      throw new TransientCloudError(`simulated ${this.cloud} control plane failed during ${kind} (HTTP 503)`);
+    }
+  }
+}

@@ -1,0 +1,114 @@
+// Authentication and authorisation. Every route declares its permission in `config.permission`
+// (a route without one is refused at start-up); a request is authenticated from its bearer token
+// before its body is even parsed, so a caller without the role learns so and nothing happens.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import type { Person } from '../../domain/release.js';
+import { ApiError, ErrorResponse } from '../errors.js';
+import { DOCS_PREFIX } from './openapi.js';
+
+/** Who may call a route: anyone, any authenticated person, or a person with one of these roles. */
+export type Permission = 'public' | 'authenticated' | { roles: readonly string[] };
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    permission?: Permission;
+  }
+  interface FastifyRequest {
+    /** The authenticated caller; set on every route that is not public. */
+    person: Person | null;
+  }
+}
+
+const CHALLENGE = 'Bearer realm="medrelease"';
+
+/** The authenticated caller of a protected route. */
+export function authenticatedPerson(request: FastifyRequest): Person {
+  if (!request.person) {
+    throw new ApiError('UNAUTHENTICATED', 'this route needs a bearer token', {
+      headers: { 'www-authenticate': CHALLENGE },
+    });
+  }
+  return request.person;
+}
+
+export function describePermission(permission: Permission): string {
+  if (permission === 'public') return 'No authentication.';
+  if (permission === 'authenticated') return 'Any authenticated user.';
+  return `Requires the role ${permission.roles.join(' or ')}.`;
+}
+
+export default fp(
+  (app, _options, done) => {
+    app.decorateRequest('person', null);
+
+    // Every route declares who may call it, and OpenAPI says so; the docs are public.
+    app.addHook('onRoute', (route) => {
+      const permission =
+        route.config?.permission ?? (route.url.startsWith(DOCS_PREFIX) ? 'public' : undefined);
+      if (!permission) {
+        throw new Error(`route ${String(route.method)} ${route.url} declares no config.permission`);
+      }
+      route.config = { ...route.config, permission };
+      if (route.url.startsWith(DOCS_PREFIX)) return;
+      const schema = { ...route.schema };
+      const responses = { ...(schema.response as Record<string, unknown> | undefined) };
+      if (permission === 'public') {
+        schema.security = [];
+      } else {
+        schema.security = [{ bearerAuth: [] }];
+        responses[401] ??= errorResponse('No bearer token, or one that is not valid (UNAUTHENTICATED).');
+        if (typeof permission === 'object') {
+          responses[403] ??= errorResponse('The caller lacks the role (FORBIDDEN).');
+        }
+        schema.description = [schema.description, describePermission(permission)]
+          .filter(Boolean)
+          .join('\n\n');
+      }
+      responses['5xx'] ??= errorResponse('TEMPORAL_UNAVAILABLE, TEMPORAL_TIMEOUT or INTERNAL_ERROR.');
+      schema.response = responses;
+      route.schema = schema;
+    });
+
+    app.addHook('onRequest', async (request: FastifyRequest, _reply: FastifyReply) => {
+      if (request.is404) return;
+      const permission = request.routeOptions.config.permission;
+      if (permission === 'public') return;
+      if (!permission) throw new Error(`route ${request.routeOptions.url ?? request.url} has no permission`);
+      const header = request.headers.authorization;
+      const token = header ? /^Bearer +(\S+) *$/i.exec(header)?.[1] : undefined;
+      if (!token) {
+        throw new ApiError(
+          'UNAUTHENTICATED',
+          header
+            ? 'the Authorization header must be "Bearer <token>"'
+            : 'this route needs a bearer token (Authorization: Bearer <token>)',
+          {
+            headers: { 'www-authenticate': CHALLENGE },
+          },
+        );
+      }
+      const verification = app.verifier.verify(token);
+      if (!verification.valid) {
+        throw new ApiError('UNAUTHENTICATED', `the bearer token was refused: ${verification.reason}`, {
+          headers: { 'www-authenticate': `${CHALLENGE}, error="invalid_token"` },
+        });
+      }
+      const person = verification.person;
+      request.person = person;
+      request.log = request.log.child({ person: person.id });
+      if (typeof permission === 'object' && !person.roles.some((role) => permission.roles.includes(role))) {
+        throw new ApiError(
+          'FORBIDDEN',
+          `this action needs the role ${permission.roles.join(' or ')}; '${person.id}' has ${person.roles.join(', ')}`,
+        );
+      }
+    });
+    done();
+  },
+  { name: 'medrelease-auth', fastify: '5.x', decorators: { fastify: ['verifier'] } },
+);
+
+function errorResponse(description: string) {
+  return { ...ErrorResponse, description };
+}

@@ -1,0 +1,191 @@
+// The API's own schemas (the release request itself is domain/release.ts's CreateReleaseRequest).
+// They validate requests, shape responses, and are what OpenAPI publishes.
+import { Type, type Static } from 'typebox';
+import { ACTIVE_STAGES, CLOUD_NAME_PATTERN, RELEASE_ID_PATTERN, TERMINAL_STAGES } from '../domain/release.js';
+
+export const MODEL_NAME_PATTERN = '^[a-z0-9][a-z0-9-]{1,62}$';
+export const MODEL_VERSION_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$';
+export const STAGES = [...ACTIVE_STAGES, ...TERMINAL_STAGES] as const;
+
+export const StageSchema = Type.Enum([...STAGES], { description: 'Where the release is in its life.' });
+
+export const ReleaseIdParams = Type.Object(
+  { releaseId: Type.String({ pattern: RELEASE_ID_PATTERN, description: 'The release id (= workflow id).' }) },
+  { additionalProperties: false },
+);
+export type ReleaseIdParams = Static<typeof ReleaseIdParams>;
+
+export const CreatedRelease = Type.Object({
+  releaseId: Type.String(),
+  stage: StageSchema,
+  links: Type.Object({
+    self: Type.String({ description: 'This API’s URL of the release.' }),
+    temporalUi: Type.Optional(
+      Type.String({ description: 'The release’s workflow in the Temporal Web UI, when configured.' }),
+    ),
+  }),
+});
+export type CreatedRelease = Static<typeof CreatedRelease>;
+
+export const ListQuery = Type.Object(
+  {
+    stage: Type.Optional(StageSchema),
+    model: Type.Optional(Type.String({ pattern: MODEL_NAME_PATTERN, description: 'Model name.' })),
+    version: Type.Optional(Type.String({ pattern: MODEL_VERSION_PATTERN, description: 'Model version.' })),
+    cloud: Type.Optional(
+      Type.String({ pattern: CLOUD_NAME_PATTERN, description: 'Releases that target this cloud.' }),
+    ),
+    limit: Type.Integer({
+      minimum: 1,
+      maximum: 500,
+      default: 50,
+      description: 'At most this many releases, newest first.',
+    }),
+  },
+  { additionalProperties: false },
+);
+export type ListQuery = Static<typeof ListQuery>;
+
+export const WorkflowStatusName = Type.String({
+  description: 'Temporal execution status: RUNNING, COMPLETED, FAILED, TERMINATED, TIMED_OUT, CANCELLED, …',
+});
+
+export const ReleaseSummary = Type.Object({
+  releaseId: Type.String(),
+  stage: Type.String({ description: 'The stage search attribute (see the stage values of a release).' }),
+  model: Type.String(),
+  version: Type.String(),
+  clouds: Type.Array(Type.String()),
+  status: WorkflowStatusName,
+  startedAt: Type.String({ format: 'date-time' }),
+  closedAt: Type.Optional(Type.String({ format: 'date-time' })),
+});
+export type ReleaseSummary = Static<typeof ReleaseSummary>;
+
+export const ReleaseList = Type.Object({ releases: Type.Array(ReleaseSummary) });
+export type ReleaseList = Static<typeof ReleaseList>;
+
+const open = { additionalProperties: true } as const;
+const PersonRef = Type.Object({ id: Type.String(), name: Type.String() }, open);
+const Reason = Type.Object({ code: Type.String(), message: Type.String() }, open);
+const SignoffRecord = Type.Object(
+  {
+    approver: PersonRef,
+    decision: Type.Enum(['approve', 'reject']),
+    comment: Type.String(),
+    at: Type.String({ format: 'date-time' }),
+    via: Type.String(),
+  },
+  open,
+);
+
+/** The release's own status report (the workflow's status query, or its result once it has ended). */
+export const ReleaseStatusSchema = Type.Object(
+  {
+    releaseId: Type.String(),
+    model: Type.Object({ name: Type.String(), version: Type.String(), image: Type.String() }, open),
+    requestedBy: PersonRef,
+    requestedAt: Type.String({ format: 'date-time' }),
+    stage: StageSchema,
+    outcome: Type.Optional(StageSchema),
+    reason: Type.Optional(Reason),
+    paused: Type.Boolean(),
+    waves: Type.Array(Type.Array(Type.String()), {
+      description: 'Canary waves: the pilot cloud, then the rest.',
+    }),
+    clouds: Type.Record(
+      Type.String(),
+      Type.Object(
+        {
+          cloud: Type.String(),
+          wave: Type.Integer(),
+          state: Type.String({
+            description: 'pending, deploying, canary, passed, promoted, failed or rolled-back.',
+          }),
+          step: Type.Union([Type.Integer(), Type.Null()]),
+          weight: Type.Number({ description: 'Canary traffic weight in percent.' }),
+          lastVerdict: Type.Optional(
+            Type.Unknown({ description: 'The last canary step’s verdicts with their reasons.' }),
+          ),
+          updatedAt: Type.String({ format: 'date-time' }),
+        },
+        open,
+      ),
+      { description: 'Per-cloud rollout state, by cloud name.' },
+    ),
+    staging: Type.Optional(
+      Type.Unknown({ description: 'Staging deployment, smoke test and evaluation metrics.' }),
+    ),
+    compliance: Type.Optional(
+      Type.Unknown({ description: 'The compliance report: per-control findings and evidence.' }),
+    ),
+    signoff: Type.Object(
+      {
+        quorum: Type.Integer(),
+        deadline: Type.Optional(Type.String({ format: 'date-time' })),
+        approvals: Type.Array(SignoffRecord),
+        rejections: Type.Array(SignoffRecord),
+        refused: Type.Array(Type.Unknown()),
+      },
+      open,
+    ),
+    operatorActions: Type.Array(
+      Type.Object(
+        {
+          action: Type.String(),
+          by: Type.String(),
+          reason: Type.String(),
+          at: Type.String(),
+          via: Type.String(),
+        },
+        open,
+      ),
+    ),
+    warmUntil: Type.Optional(Type.String({ format: 'date-time' })),
+    timeline: Type.Array(
+      Type.Object(
+        {
+          at: Type.String(),
+          stage: Type.String(),
+          event: Type.String(),
+          cloud: Type.Optional(Type.String()),
+        },
+        open,
+      ),
+    ),
+    updatedAt: Type.String({ format: 'date-time' }),
+  },
+  { ...open, description: 'The full status of a release.' },
+);
+
+export const SignoffBody = Type.Object(
+  {
+    decision: Type.Enum(['approve', 'reject']),
+    comment: Type.String({ minLength: 3, maxLength: 4000, description: 'Why; recorded in the audit trail.' }),
+  },
+  { additionalProperties: false },
+);
+export type SignoffBody = Static<typeof SignoffBody>;
+
+export const SignoffResultSchema = Type.Object({
+  accepted: Type.Literal(true),
+  decision: Type.Enum(['approve', 'reject']),
+  approvals: Type.Integer(),
+  quorum: Type.Integer(),
+  stage: StageSchema,
+});
+
+export const OperateBody = Type.Object(
+  {
+    reason: Type.String({ minLength: 3, maxLength: 4000, description: 'Why; recorded in the audit trail.' }),
+  },
+  { additionalProperties: false },
+);
+export type OperateBody = Static<typeof OperateBody>;
+
+export const OperateResultSchema = Type.Object({
+  accepted: Type.Literal(true),
+  action: Type.Enum(['pause', 'resume', 'abort', 'rollback']),
+  stage: StageSchema,
+  paused: Type.Boolean(),
+});

@@ -1,0 +1,140 @@
+// Configuration: one schema, validated at start-up, every default stated here. A missing or wrong
+// setting stops the process with a message that names it. Read from the YAML or JSON file named by
+// MEDRELEASE_CONFIG; without one, the embedded default (three simulated clouds) applies.
+// Environment variables override a few deployment settings (TEMPORAL_ADDRESS, MEDRELEASE_API_PORT …).
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Type, type Static } from 'typebox';
+import { Compile } from 'typebox/compile';
+import { parse as parseYaml } from 'yaml';
+import { CLOUD_NAME_PATTERN } from './release.js';
+
+export const CloudConfig = Type.Object(
+  {
+    name: Type.String({ pattern: CLOUD_NAME_PATTERN }),
+    driver: Type.Union([Type.Literal('simulated'), Type.Literal('kubernetes')]),
+    region: Type.String({ minLength: 1 }),
+    jurisdiction: Type.String({ pattern: '^[A-Z]{2,8}$' }),
+    kubeContext: Type.Optional(Type.String()),
+    namespace: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+export type CloudConfig = Static<typeof CloudConfig>;
+
+export const Config = Type.Object(
+  {
+    temporal: Type.Object(
+      {
+        address: Type.String({ default: '127.0.0.1:7233' }),
+        namespace: Type.String({ default: 'default' }),
+        taskQueuePrefix: Type.String({ default: '', pattern: '^[a-z0-9-]*$' }),
+        /** The Temporal Web UI, for links in API responses; unset when there is none. */
+        uiUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    api: Type.Object(
+      {
+        host: Type.String({ default: '127.0.0.1' }),
+        port: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
+        /** Longest a request may take, including waiting for Temporal. */
+        requestTimeoutMs: Type.Integer({ minimum: 1000, default: 30_000 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    /** State of the embedded default: Temporal's database file, simulated clouds, audit trail. */
+    dataDir: Type.String({ default: '.data' }),
+    users: Type.Object(
+      {
+        /** Users and their API tokens (until OpenID Connect arrives); `npm start` creates demo users here. */
+        file: Type.String({ default: '.data/users.json' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    clouds: Type.Array(CloudConfig, {
+      minItems: 1,
+      default: [
+        { name: 'aws', driver: 'simulated', region: 'us-east-1', jurisdiction: 'US' },
+        { name: 'azure', driver: 'simulated', region: 'westeurope', jurisdiction: 'EU' },
+        { name: 'gcp', driver: 'simulated', region: 'europe-west4', jurisdiction: 'EU' },
+      ],
+    }),
+    simulated: Type.Object(
+      {
+        /** Latency added to each simulated cloud call. */
+        latencyMs: Type.Integer({ minimum: 0, default: 150 }),
+        /** Probability of a transient failure of a simulated cloud call. */
+        failureRate: Type.Number({ minimum: 0, maximum: 1, default: 0 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type Config = Static<typeof Config>;
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+const compiledConfig = Compile(Config);
+
+/** Validates raw configuration, fills in defaults, and fails with every problem named by its path. */
+export function parseConfig(raw: unknown, source = 'configuration'): Config {
+  const value = compiledConfig.Default(structuredClone(raw ?? {}));
+  const errors = [...compiledConfig.Errors(value)];
+  if (errors.length > 0) {
+    const lines = errors.map((error) => `  ${error.instancePath || '/'}: ${error.message}`);
+    throw new ConfigError(`${source} is invalid:\n${lines.join('\n')}`);
+  }
+  const config = value as Config;
+  const names = config.clouds.map((cloud) => cloud.name);
+  const duplicate = names.find((name, index) => names.indexOf(name) !== index);
+  if (duplicate) throw new ConfigError(`${source} is invalid:\n  /clouds: cloud '${duplicate}' is configured twice`);
+  for (const [index, cloud] of config.clouds.entries()) {
+    if (cloud.driver === 'kubernetes' && !cloud.kubeContext) {
+      throw new ConfigError(`${source} is invalid:\n  /clouds/${index}/kubeContext: required for the kubernetes driver`);
+    }
+  }
+  return config;
+}
+
+/** Loads the configuration of this process: the file named by MEDRELEASE_CONFIG, then environment overrides. */
+export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config {
+  const file = environment.MEDRELEASE_CONFIG;
+  let raw: Record<string, unknown> = {};
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new ConfigError(`MEDRELEASE_CONFIG names ${file}, which cannot be read: ${(error as Error).message}`);
+    }
+    raw = (path.extname(file) === '.json' ? JSON.parse(text) : parseYaml(text)) as Record<string, unknown>;
+  }
+  const overrides: [string, string, string, (value: string) => unknown][] = [
+    ['TEMPORAL_ADDRESS', 'temporal', 'address', String],
+    ['TEMPORAL_NAMESPACE', 'temporal', 'namespace', String],
+    ['MEDRELEASE_TEMPORAL_UI_URL', 'temporal', 'uiUrl', String],
+    ['MEDRELEASE_TASK_QUEUE_PREFIX', 'temporal', 'taskQueuePrefix', String],
+    ['MEDRELEASE_API_PORT', 'api', 'port', Number],
+    ['MEDRELEASE_API_HOST', 'api', 'host', String],
+  ];
+  for (const [variable, section, key, convert] of overrides) {
+    const value = environment[variable];
+    if (value !== undefined && value !== '') {
+      raw[section] = { ...((raw[section] as Record<string, unknown>) ?? {}), [key]: convert(value) };
+    }
+  }
+  if (environment.MEDRELEASE_DATA_DIR) raw.dataDir = environment.MEDRELEASE_DATA_DIR;
+  if (environment.MEDRELEASE_USERS_FILE) raw.users = { file: environment.MEDRELEASE_USERS_FILE };
+  return parseConfig(raw, file ? `configuration file ${file}` : 'configuration');
+}
+
+export function simulatedOnly(config: Config): boolean {
+  return config.clouds.every((cloud) => cloud.driver === 'simulated');
+}

@@ -1,0 +1,36 @@
+// Stable error codes. The same codes name Temporal ApplicationFailure types (so a workflow's
+// business failures are non-retryable by name) and the `code` field of the API's error responses.
+
+export const FailureCode = {
+  ValidationFailed: 'VALIDATION_FAILED',
+  ComplianceBlocked: 'COMPLIANCE_BLOCKED',
+  StagingFailed: 'STAGING_FAILED',
+  CanaryVerdictFailed: 'CANARY_VERDICT_FAILED',
+  CloudNotConfigured: 'CLOUD_NOT_CONFIGURED',
+  CredentialInvalid: 'CREDENTIAL_INVALID',
+  SignoffRefused: 'SIGNOFF_REFUSED',
+  NotPermitted: 'NOT_PERMITTED',
+  InvalidState: 'INVALID_STATE',
+} as const;
+export type FailureCode = (typeof FailureCode)[keyof typeof FailureCode];
+
+/** Failure types that retrying cannot fix; every activity lists them as non-retryable. */
+export const NON_RETRYABLE_FAILURES: string[] = [
+  FailureCode.ValidationFailed,
+  FailureCode.ComplianceBlocked,
+  FailureCode.StagingFailed,
+  FailureCode.CanaryVerdictFailed,
+  FailureCode.CloudNotConfigured,
+  FailureCode.CredentialInvalid,
+];
+
+/** Sign-off refusal reasons, each a stable code the API returns and the status records. */
+export const SignoffRefusal = {
+  NotAwaitingSignoff: 'NOT_AWAITING_SIGNOFF',
+  NotClinicalApprover: 'NOT_CLINICAL_APPROVER',
+  RequesterCannotApprove: 'REQUESTER_CANNOT_SIGN_OFF',
+  AlreadySignedOff: 'ALREADY_SIGNED_OFF',
+  CommentRequired: 'COMMENT_REQUIRED',
+  CredentialInvalid: 'CREDENTIAL_INVALID',
+} as const;
+export type SignoffRefusal = (typeof SignoffRefusal)[keyof typeof SignoffRefusal];

@@ -1,0 +1,105 @@
+// From an accepted API request (or a test's) to the workflow's input: every default applied here,
+// and every semantic rule the JSON schema cannot express checked here, each problem naming its field.
+import { createHash } from 'node:crypto';
+import type { Config } from './config.js';
+import { simulatedOnly } from './config.js';
+import { RELEASE_DEFAULTS, type CreateReleaseRequest, type Person, type ReleaseInput } from './release.js';
+import { canaryStepProblems, planWaves } from './rules.js';
+import { cloudTaskQueue, controlTaskQueue } from './task-queues.js';
+
+export interface FieldProblem {
+  /** JSON pointer into the request body. */
+  field: string;
+  message: string;
+}
+
+export function releaseRequestProblems(request: CreateReleaseRequest, config: Config): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  const configured = new Set(config.clouds.map((cloud) => cloud.name));
+  request.clouds.forEach((cloud, index) => {
+    if (!configured.has(cloud)) {
+      problems.push({ field: `/clouds/${index}`, message: `cloud '${cloud}' is not configured (configured: ${[...configured].join(', ')})` });
+    }
+  });
+  if (request.pilotCloud && !request.clouds.includes(request.pilotCloud)) {
+    problems.push({ field: '/pilotCloud', message: `the pilot cloud '${request.pilotCloud}' must be one of the release's clouds` });
+  }
+  if (request.canary?.steps) {
+    for (const problem of canaryStepProblems(request.canary.steps)) {
+      const [field, ...rest] = problem.split(': ');
+      problems.push({ field: `/${field!.replace('.', '/')}`, message: rest.join(': ') });
+    }
+  }
+  if (request.faultPlan) {
+    if (!simulatedOnly(config)) {
+      problems.push({ field: '/faultPlan', message: 'a fault plan is only accepted while every cloud uses the simulated driver' });
+    }
+    const entries = [...(request.faultPlan.telemetry ?? []).map((fault, index) => ['telemetry', index, fault.cloud] as const), ...(request.faultPlan.driver ?? []).map((fault, index) => ['driver', index, fault.cloud] as const)];
+    for (const [kind, index, cloud] of entries) {
+      if (!request.clouds.includes(cloud)) {
+        problems.push({ field: `/faultPlan/${kind}/${index}/cloud`, message: `cloud '${cloud}' is not one of the release's clouds` });
+      }
+    }
+  }
+  return problems;
+}
+
+/** Canonical hash of a create request: same body, same hash, whatever the key order. */
+export function requestHash(request: CreateReleaseRequest): string {
+  return createHash('sha256').update(canonicalJson(request)).digest('hex');
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, entry]) => entry !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([key, entry]) => `${JSON.stringify(key)}:${canonicalJson(entry)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export function buildReleaseInput(options: {
+  request: CreateReleaseRequest;
+  releaseId: string;
+  requestedBy: Person;
+  config: Config;
+  now?: Date;
+}): ReleaseInput {
+  const { request, config } = options;
+  const prefix = config.temporal.taskQueuePrefix;
+  const byName = new Map(config.clouds.map((cloud) => [cloud.name, cloud]));
+  const canary = request.canary ?? {};
+  return {
+    releaseId: options.releaseId,
+    requestedBy: options.requestedBy,
+    requestedAt: (options.now ?? new Date()).toISOString(),
+    model: { ...request.model },
+    clouds: request.clouds.map((name) => {
+      const cloud = byName.get(name)!;
+      return { name, region: cloud.region, jurisdiction: cloud.jurisdiction, driver: cloud.driver };
+    }),
+    waves: planWaves(request.clouds, request.pilotCloud),
+    ...(request.dataResidency ? { dataResidency: request.dataResidency } : {}),
+    canary: {
+      steps: canary.steps ?? [...RELEASE_DEFAULTS.steps],
+      analysisIntervalSeconds: canary.analysisIntervalSeconds ?? RELEASE_DEFAULTS.analysisIntervalSeconds,
+      maxErrorRate: canary.maxErrorRate ?? RELEASE_DEFAULTS.maxErrorRate,
+      maxLatencyP99Ms: canary.maxLatencyP99Ms ?? RELEASE_DEFAULTS.maxLatencyP99Ms,
+      maxLatencyRegression: canary.maxLatencyRegression ?? RELEASE_DEFAULTS.maxLatencyRegression,
+    },
+    signoff: {
+      quorum: request.signoff?.quorum ?? RELEASE_DEFAULTS.quorum,
+      deadlineSeconds: request.signoff?.deadlineSeconds ?? RELEASE_DEFAULTS.deadlineSeconds,
+    },
+    keepWarmSeconds: request.keepWarmSeconds ?? RELEASE_DEFAULTS.keepWarmSeconds,
+    activityTimeoutSeconds: request.activityTimeoutSeconds ?? RELEASE_DEFAULTS.activityTimeoutSeconds,
+    ...(request.faultPlan ? { faultPlan: request.faultPlan } : {}),
+    taskQueues: {
+      control: controlTaskQueue(prefix),
+      clouds: Object.fromEntries(request.clouds.map((name) => [name, cloudTaskQueue(name, prefix)])),
+    },
+    requestHash: requestHash(request),
+  };
+}

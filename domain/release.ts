@@ -1,0 +1,247 @@
+// The release request as the API accepts it, and the normalised input the release workflow runs on.
+// TypeBox gives both the JSON Schema the API validates with (and publishes in OpenAPI) and the
+// static types, so the two cannot drift apart.
+import { Type, type Static } from 'typebox';
+
+export const CLOUD_NAME_PATTERN = '^[a-z][a-z0-9-]{1,30}$';
+export const RELEASE_ID_PATTERN = '^[a-z0-9][a-z0-9-]{2,62}$';
+
+export const TelemetryFaultKind = Type.Union(
+  [
+    Type.Literal('latency-regression'),
+    Type.Literal('error-spike'),
+    Type.Literal('prediction-drift'),
+    Type.Literal('crash-loop'),
+    Type.Literal('no-data'),
+  ],
+  { description: 'What goes wrong with the canary track of the simulated telemetry.' },
+);
+export type TelemetryFaultKind = Static<typeof TelemetryFaultKind>;
+
+export const CloudOperation = Type.Union([
+  Type.Literal('deployCanary'),
+  Type.Literal('setCanaryWeight'),
+  Type.Literal('promote'),
+  Type.Literal('rollback'),
+  Type.Literal('retirePrevious'),
+  Type.Literal('collectTelemetry'),
+]);
+export type CloudOperation = Static<typeof CloudOperation>;
+
+/** Faults for the zero-setup demo and the tests; only accepted while the simulated drivers are active. */
+export const FaultPlan = Type.Object(
+  {
+    telemetry: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            cloud: Type.String({ pattern: CLOUD_NAME_PATTERN }),
+            kind: TelemetryFaultKind,
+            fromStep: Type.Optional(
+              Type.Integer({ minimum: 0, description: 'Index of the first canary step that sees it; default 0.' }),
+            ),
+          },
+          { additionalProperties: false },
+        ),
+        { maxItems: 20 },
+      ),
+    ),
+    driver: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            cloud: Type.String({ pattern: CLOUD_NAME_PATTERN }),
+            operation: CloudOperation,
+            failures: Type.Integer({
+              minimum: 1,
+              maximum: 1000,
+              description: 'How many attempts of this operation fail (transiently) before it succeeds.',
+            }),
+            latencyMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 60_000 })),
+          },
+          { additionalProperties: false },
+        ),
+        { maxItems: 20 },
+      ),
+    ),
+    stagingRegression: Type.Optional(
+      Type.Boolean({ description: 'The staged model scores below its cleared baseline.' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type FaultPlan = Static<typeof FaultPlan>;
+
+export const CreateReleaseRequest = Type.Object(
+  {
+    releaseId: Type.Optional(
+      Type.String({
+        pattern: RELEASE_ID_PATTERN,
+        description:
+          'Client-chosen id (lower-case letters, digits, dashes). Repeating a create with the same id and body returns the existing release.',
+      }),
+    ),
+    model: Type.Object(
+      {
+        name: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{1,62}$' }),
+        version: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$' }),
+        image: Type.String({
+          minLength: 3,
+          maxLength: 512,
+          description: 'Container image; the compliance gate requires it pinned by digest (@sha256:…).',
+        }),
+        intendedUse: Type.Optional(Type.String({ maxLength: 2000 })),
+      },
+      { additionalProperties: false },
+    ),
+    clouds: Type.Array(Type.String({ pattern: CLOUD_NAME_PATTERN }), {
+      minItems: 1,
+      maxItems: 10,
+      uniqueItems: true,
+      description: 'Target clouds, by configured name.',
+    }),
+    pilotCloud: Type.Optional(
+      Type.String({
+        pattern: CLOUD_NAME_PATTERN,
+        description: 'The cloud that runs its canary first; default: the first of `clouds`.',
+      }),
+    ),
+    dataResidency: Type.Optional(
+      Type.Object(
+        {
+          allowedJurisdictions: Type.Array(Type.String({ pattern: '^[A-Z]{2,8}$' }), {
+            minItems: 1,
+            uniqueItems: true,
+            description: 'Jurisdictions (e.g. EU, US) whose clouds may process this model’s data.',
+          }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    canary: Type.Optional(
+      Type.Object(
+        {
+          steps: Type.Optional(
+            Type.Array(Type.Integer({ minimum: 1, maximum: 100 }), {
+              minItems: 1,
+              maxItems: 20,
+              description: 'Canary traffic weights in percent, strictly increasing, ending at 100. Default 5, 25, 50, 100.',
+            }),
+          ),
+          analysisIntervalSeconds: Type.Optional(
+            Type.Number({ minimum: 0, maximum: 86_400, description: 'Wait before each step is judged. Default 300.' }),
+          ),
+          maxErrorRate: Type.Optional(
+            Type.Number({ minimum: 0, maximum: 1, description: 'Threshold judge: highest canary error rate. Default 0.02.' }),
+          ),
+          maxLatencyP99Ms: Type.Optional(
+            Type.Number({ exclusiveMinimum: 0, description: 'Threshold judge: highest canary p99 latency. Default 800.' }),
+          ),
+          maxLatencyRegression: Type.Optional(
+            Type.Number({
+              minimum: 0,
+              description: 'Threshold judge: highest canary p99 relative to the baseline’s (1.5 = +50 %). Default 1.5.',
+            }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    signoff: Type.Optional(
+      Type.Object(
+        {
+          quorum: Type.Optional(Type.Integer({ minimum: 1, maximum: 10, description: 'Distinct approvals needed. Default 2.' })),
+          deadlineSeconds: Type.Optional(
+            Type.Number({ exclusiveMinimum: 0, maximum: 30 * 86_400, description: 'Default 7 days.' }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    keepWarmSeconds: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        maximum: 30 * 86_400,
+        description: 'How long the previous version stays warm after promotion for instant rollback. Default 3600.',
+      }),
+    ),
+    activityTimeoutSeconds: Type.Optional(
+      Type.Number({ minimum: 1, maximum: 3600, description: 'Start-to-close timeout of each cloud activity. Default 60.' }),
+    ),
+    faultPlan: Type.Optional(FaultPlan),
+  },
+  { additionalProperties: false },
+);
+export type CreateReleaseRequest = Static<typeof CreateReleaseRequest>;
+
+export interface Person {
+  id: string;
+  name: string;
+  roles: Role[];
+}
+export type Role = 'release-manager' | 'clinical-approver' | 'operator' | 'auditor' | 'viewer';
+
+export interface CanarySettings {
+  steps: number[];
+  analysisIntervalSeconds: number;
+  maxErrorRate: number;
+  maxLatencyP99Ms: number;
+  maxLatencyRegression: number;
+}
+
+export interface CloudTarget {
+  name: string;
+  region: string;
+  jurisdiction: string;
+  driver: 'simulated' | 'kubernetes';
+}
+
+/** Everything the release workflow needs, with every default applied: the workflow never reads configuration. */
+export interface ReleaseInput {
+  releaseId: string;
+  requestedBy: Person;
+  requestedAt: string;
+  model: { name: string; version: string; image: string; intendedUse?: string };
+  clouds: CloudTarget[];
+  waves: string[][];
+  dataResidency?: { allowedJurisdictions: string[] };
+  canary: CanarySettings;
+  signoff: { quorum: number; deadlineSeconds: number };
+  keepWarmSeconds: number;
+  activityTimeoutSeconds: number;
+  faultPlan?: FaultPlan;
+  /** Where the control activities and each cloud's workflows and activities run. */
+  taskQueues: { control: string; clouds: Record<string, string> };
+  /** Hash of the request body, so a repeated create can tell "same request" from "different request". */
+  requestHash: string;
+}
+
+export const RELEASE_DEFAULTS = {
+  steps: [5, 25, 50, 100],
+  analysisIntervalSeconds: 300,
+  maxErrorRate: 0.02,
+  maxLatencyP99Ms: 800,
+  maxLatencyRegression: 1.5,
+  quorum: 2,
+  deadlineSeconds: 7 * 86_400,
+  keepWarmSeconds: 3600,
+  activityTimeoutSeconds: 60,
+} as const;
+
+export const ACTIVE_STAGES = [
+  'validating',
+  'staging',
+  'compliance',
+  'awaiting-signoff',
+  'canary',
+  'promoting',
+  'rolling-back',
+] as const;
+export const TERMINAL_STAGES = ['completed', 'rolled-back', 'rejected', 'expired', 'failed', 'aborted'] as const;
+export type ActiveStage = (typeof ACTIVE_STAGES)[number];
+export type TerminalStage = (typeof TERMINAL_STAGES)[number];
+export type Stage = ActiveStage | TerminalStage;
+
+export function isTerminal(stage: Stage): stage is TerminalStage {
+  return (TERMINAL_STAGES as readonly string[]).includes(stage);
+}

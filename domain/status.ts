@@ -1,0 +1,139 @@
+// What a release reports about itself (the status query), and the records it is built from.
+import type { Person, Stage, TerminalStage } from './release.js';
+
+/** Aggregated telemetry of one track (stable or canary) over one analysis window. */
+export interface TrackMetrics {
+  /** Requests observed in the window; 0 means no data. */
+  requests: number;
+  requestRate: number;
+  errorRate: number;
+  latencyP50Ms: number;
+  latencyP99Ms: number;
+  predictionConfidence: number;
+}
+
+export interface TelemetryWindow {
+  cloud: string;
+  step: number;
+  weight: number;
+  from: string;
+  to: string;
+  canary: TrackMetrics;
+  /** Absent on the first release of a model in a cloud: nothing to compare against. */
+  baseline?: TrackMetrics;
+}
+
+export interface VerdictReason {
+  metric: string;
+  rule: string;
+  observed: number | null;
+  limit: number | null;
+  passed: boolean;
+}
+
+export interface Verdict {
+  judge: string;
+  passed: boolean;
+  /** One line a clinician can read: which rule decided, with the numbers. */
+  summary: string;
+  reasons: VerdictReason[];
+}
+
+export interface StepVerdict {
+  step: number;
+  weight: number;
+  at: string;
+  passed: boolean;
+  verdicts: Verdict[];
+}
+
+export type CloudState = 'pending' | 'deploying' | 'canary' | 'passed' | 'promoted' | 'failed' | 'rolled-back';
+
+export interface CloudStatus {
+  cloud: string;
+  wave: number;
+  state: CloudState;
+  step: number | null;
+  weight: number;
+  lastVerdict?: StepVerdict;
+  updatedAt: string;
+}
+
+export interface SignoffRecord {
+  approver: Pick<Person, 'id' | 'name'>;
+  decision: 'approve' | 'reject';
+  comment: string;
+  at: string;
+  via: 'update' | 'signal';
+}
+
+export interface RefusedSignoff {
+  claimedBy: string;
+  at: string;
+  via: 'update' | 'signal';
+  code: string;
+  reason: string;
+}
+
+export interface OperatorAction {
+  action: 'pause' | 'resume' | 'abort' | 'rollback';
+  by: string;
+  reason: string;
+  at: string;
+  via: 'update' | 'signal';
+}
+
+export interface ComplianceFinding {
+  control: string;
+  title: string;
+  severity: 'blocker' | 'major' | 'minor';
+  passed: boolean;
+  evidence: string;
+}
+
+export interface ComplianceReport {
+  passed: boolean;
+  evaluatedAt: string;
+  findings: ComplianceFinding[];
+}
+
+export interface StagingReport {
+  deployedAt: string;
+  smokeTestPassed: boolean;
+  metrics: Record<string, number>;
+  baseline: Record<string, number>;
+}
+
+export interface TimelineEvent {
+  at: string;
+  stage: Stage;
+  event: string;
+  cloud?: string;
+}
+
+export interface ReleaseStatus {
+  releaseId: string;
+  model: { name: string; version: string; image: string };
+  requestedBy: Pick<Person, 'id' | 'name'>;
+  requestedAt: string;
+  stage: Stage;
+  outcome?: TerminalStage;
+  /** Why the release ended as it did (a stable code and a sentence), when it is not `completed`. */
+  reason?: { code: string; message: string };
+  paused: boolean;
+  waves: string[][];
+  clouds: Record<string, CloudStatus>;
+  staging?: StagingReport;
+  compliance?: ComplianceReport;
+  signoff: {
+    quorum: number;
+    deadline?: string;
+    approvals: SignoffRecord[];
+    rejections: SignoffRecord[];
+    refused: RefusedSignoff[];
+  };
+  operatorActions: OperatorAction[];
+  warmUntil?: string;
+  timeline: TimelineEvent[];
+  updatedAt: string;
+}

@@ -1,0 +1,553 @@
+// Finds or builds the Temporal CLI and runs its dev server (SQLite persistence, Web UI, the release's
+// custom search attributes). The SDK's own dev-server download needs the internet, so it is only the
+// last resort.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import {
+  access,
+  constants,
+  mkdir,
+  mkdtemp,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+} from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
+import { Connection } from '@temporalio/client';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+// Not re-exported from the package index; it maps SDK type names to the wire enum the operator API uses.
+import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes.js';
+import { SEARCH_ATTRIBUTES } from '../domain/search-attributes.js';
+
+// v1.6.0 and later use a `replace` directive in go.mod, which `go install pkg@version` refuses.
+export const TEMPORAL_CLI_VERSION = '1.5.1';
+
+const CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal';
+const EXPLICIT_CLI_VARIABLE = 'MEDRELEASE_TEMPORAL_CLI';
+const READY_TIMEOUT_MS = 60_000;
+const STOP_GRACE_MS = 10_000;
+const LOG_TAIL_LINES = 40;
+
+type Log = (line: string) => void;
+const silent: Log = () => {};
+
+export type TemporalCli =
+  | { path: string; source: 'explicit' | 'path' | 'cache' | 'go-install' }
+  | { path: undefined; source: 'sdk-download' };
+
+/** Root of medrelease's cache, outside the repository so a fresh clone or `git clean` keeps the built CLI. */
+export function cacheRoot(): string {
+  if (process.env.MEDRELEASE_CACHE_DIR) return process.env.MEDRELEASE_CACHE_DIR;
+  if (process.env.XDG_CACHE_HOME) return path.join(process.env.XDG_CACHE_HOME, 'medrelease');
+  return path.join(homedir(), '.cache', 'medrelease');
+}
+
+function cachedCliPath(): string {
+  return path.join(cacheRoot(), 'bin', `temporal-${TEMPORAL_CLI_VERSION}`, 'temporal');
+}
+
+/** Looks for an existing CLI: `$MEDRELEASE_TEMPORAL_CLI`, then `temporal` on PATH, then the cache. Never builds. */
+export async function findTemporalCli(): Promise<
+  { path: string; source: 'explicit' | 'path' | 'cache' } | undefined
+> {
+  const explicit = process.env[EXPLICIT_CLI_VARIABLE];
+  if (explicit) {
+    const resolved = path.resolve(explicit);
+    if (!(await isExecutableFile(resolved))) {
+      throw new Error(`${EXPLICIT_CLI_VARIABLE}=${explicit} is not an executable file`);
+    }
+    return { path: resolved, source: 'explicit' };
+  }
+  const onPath = await findOnPath('temporal');
+  if (onPath) return { path: onPath, source: 'path' };
+  const cached = cachedCliPath();
+  if (await isExecutableFile(cached)) return { path: cached, source: 'cache' };
+  return undefined;
+}
+
+/**
+ * Finds a Temporal CLI ({@link findTemporalCli}) or builds one into the cache with `go install`. When neither
+ * works the caller should let @temporalio/testing download its own, which needs the internet.
+ */
+export async function ensureTemporalCli(opts: { log?: Log } = {}): Promise<TemporalCli> {
+  const log = opts.log ?? silent;
+  const found = await findTemporalCli();
+  if (found) return found;
+  if (!(await findOnPath('go'))) {
+    log('No Temporal CLI and no Go toolchain found; falling back to the SDK download (needs the internet)');
+    return { path: undefined, source: 'sdk-download' };
+  }
+  const cached = cachedCliPath();
+  const outcome = await buildIntoCache(cached, log);
+  if (outcome === 'failed') {
+    log('Building the Temporal CLI failed; falling back to the SDK download (needs the internet)');
+    return { path: undefined, source: 'sdk-download' };
+  }
+  return { path: cached, source: outcome === 'built' ? 'go-install' : 'cache' };
+}
+
+async function isExecutableFile(file: string): Promise<boolean> {
+  try {
+    const stats = await stat(file);
+    await access(file, constants.X_OK);
+    return stats.isFile();
+  } catch {
+    return false;
+  }
+}
+
+async function findOnPath(command: string): Promise<string | undefined> {
+  for (const directory of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (!directory) continue;
+    const candidate = path.join(directory, command);
+    if (await isExecutableFile(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+/** Builds under a lock, so parallel test processes build once; a build started meanwhile counts as 'cached'. */
+async function buildIntoCache(target: string, log: Log): Promise<'built' | 'cached' | 'failed'> {
+  const versionDirectory = path.dirname(target);
+  const binDirectory = path.dirname(versionDirectory);
+  await mkdir(binDirectory, { recursive: true });
+  const release = await acquireLock(`${versionDirectory}.lock`, log);
+  try {
+    if (await isExecutableFile(target)) return 'cached';
+    await removeAbandonedStagingDirectories(binDirectory);
+    // go install writes straight into GOBIN; staging beside the target lets a rename publish it atomically.
+    const staging = await mkdtemp(path.join(binDirectory, stagingPrefix()));
+    try {
+      if (!(await goInstall(staging, log))) return 'failed';
+      await mkdir(versionDirectory, { recursive: true });
+      await rename(path.join(staging, 'temporal'), target);
+      return 'built';
+    } finally {
+      await rm(staging, { recursive: true, force: true });
+    }
+  } finally {
+    await release();
+  }
+}
+
+function stagingPrefix(): string {
+  return `.temporal-${TEMPORAL_CLI_VERSION}-build-`;
+}
+
+/** Only called while holding the lock, so any staging directory left is from a killed build. */
+async function removeAbandonedStagingDirectories(binDirectory: string): Promise<void> {
+  for (const name of await readdir(binDirectory)) {
+    if (name.startsWith(stagingPrefix())) {
+      await rm(path.join(binDirectory, name), { recursive: true, force: true });
+    }
+  }
+}
+
+/** A lock file holding the owner's pid; a lock whose owner died (e.g. killed mid-build) is taken over. */
+async function acquireLock(lockFile: string, log: Log): Promise<() => Promise<void>> {
+  let announcedWait = false;
+  for (;;) {
+    try {
+      const handle = await open(lockFile, 'wx');
+      await handle.writeFile(String(process.pid));
+      await handle.close();
+      return () => rm(lockFile, { force: true });
+    } catch (error) {
+      if (!isErrorCode(error, 'EEXIST')) throw error;
+    }
+    const owner = Number(await readFile(lockFile, 'utf8').catch(() => ''));
+    if (owner && !isProcessAlive(owner)) {
+      await rm(lockFile, { force: true });
+      continue;
+    }
+    if (!announcedWait) {
+      log(`Another process (pid ${owner || 'unknown'}) is building the Temporal CLI; waiting for it`);
+      announcedWait = true;
+    }
+    await delay(1_000);
+  }
+}
+
+function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the process exists but belongs to another user.
+    return isErrorCode(error, 'EPERM');
+  }
+}
+
+function isErrorCode(error: unknown, code: string): boolean {
+  return error instanceof Error && (error as NodeJS.ErrnoException).code === code;
+}
+
+async function goInstall(gobin: string, log: Log): Promise<boolean> {
+  const first = await runGoInstall(gobin, {}, log);
+  if (first.ok) return true;
+  if (!isChecksumDatabaseUnreachable(first.output)) return false;
+  log('The Go checksum database is unreachable; retrying this one go install with GOSUMDB=off');
+  return (await runGoInstall(gobin, { GOSUMDB: 'off' }, log)).ok;
+}
+
+/** A mismatch is a real integrity failure and must not be retried without the checksum database. */
+function isChecksumDatabaseUnreachable(output: string[]): boolean {
+  const text = output.join('\n');
+  // Go reports a failed checksum-database lookup as "<module>@<version>: verifying module|go.mod: <cause>".
+  return /verifying (module|go\.mod): /.test(text) && !/checksum mismatch/.test(text);
+}
+
+async function runGoInstall(
+  gobin: string,
+  extraEnvironment: Record<string, string>,
+  log: Log,
+): Promise<{ ok: boolean; output: string[] }> {
+  const moduleVersion = `${CLI_MODULE}@v${TEMPORAL_CLI_VERSION}`;
+  const started = Date.now();
+  const elapsed = () => `${Math.round((Date.now() - started) / 1000)}s`;
+  log(`Building the Temporal CLI: go install ${moduleVersion} (several minutes on a cold Go cache)`);
+  const child = spawn('go', ['install', moduleVersion], {
+    env: { ...process.env, ...extraEnvironment, GOBIN: gobin },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  const onLine = (line: string) => {
+    output.push(line);
+    log(`[${elapsed()}] ${line}`);
+  };
+  forEachLine(child.stdout, onLine);
+  forEachLine(child.stderr, onLine);
+  const ended = await processEnd(child);
+  const ok = ended === 'exit code 0';
+  log(`go install ${ok ? 'finished' : `failed (${ended})`} after ${elapsed()}`);
+  return { ok, output };
+}
+
+function forEachLine(stream: Readable, onLine: Log): void {
+  createInterface({ input: stream, crlfDelay: Infinity }).on('line', onLine);
+}
+
+/** Resolves once the process has ended or could not start, describing how, e.g. 'exit code 1'. */
+function processEnd(child: ChildProcess): Promise<string> {
+  return new Promise((resolve) => {
+    child.once('error', (error) => resolve(`could not run: ${error.message}`));
+    child.once('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `exit code ${code}`));
+  });
+}
+
+/**
+ * Options of {@link startDevServer}. Every field left unset takes its value from {@link DEV_SERVER_DEFAULTS}
+ * (or, where that has none, stays off).
+ */
+export interface DevServerOptions {
+  /** Address the gRPC frontend (and the UI) bind to. */
+  ip?: string;
+  /** gRPC frontend port. */
+  port?: number;
+  /** Web UI port; ignored when headless. */
+  uiPort?: number;
+  /** Run without the Web UI. */
+  headless?: boolean;
+  /** Namespace created at start (`default` always exists too) and checked for readiness. */
+  namespace?: string;
+  /** SQLite file; state survives restarts from the same file. Its folder is created if missing. */
+  dbFile: string;
+  /** Server log level: debug, info, warn, error or never. */
+  logLevel?: string;
+  /** Remote codec endpoint the Web UI uses to decode payloads. */
+  uiCodecEndpoint?: string;
+  /** Receives progress lines and the server's output. */
+  log?: Log;
+  /** The server's stdout and stderr are appended to this file. */
+  logFile?: string;
+}
+
+/** The defaults of {@link DevServerOptions}, in one place. */
+const DEV_SERVER_DEFAULTS: Required<Omit<DevServerOptions, 'dbFile' | 'uiCodecEndpoint' | 'logFile'>> = {
+  ip: '127.0.0.1',
+  port: 7233,
+  uiPort: 8233,
+  headless: false,
+  namespace: 'default',
+  logLevel: 'warn',
+  log: silent,
+};
+
+function withDefaults(opts: DevServerOptions) {
+  return {
+    ip: opts.ip ?? DEV_SERVER_DEFAULTS.ip,
+    port: opts.port ?? DEV_SERVER_DEFAULTS.port,
+    uiPort: opts.uiPort ?? DEV_SERVER_DEFAULTS.uiPort,
+    headless: opts.headless ?? DEV_SERVER_DEFAULTS.headless,
+    namespace: opts.namespace ?? DEV_SERVER_DEFAULTS.namespace,
+    dbFile: opts.dbFile,
+    logLevel: opts.logLevel ?? DEV_SERVER_DEFAULTS.logLevel,
+    uiCodecEndpoint: opts.uiCodecEndpoint,
+    log: opts.log ?? DEV_SERVER_DEFAULTS.log,
+    logFile: opts.logFile,
+  };
+}
+
+type ResolvedDevServerOptions = ReturnType<typeof withDefaults>;
+
+export interface DevServerHandle {
+  /** host:port of the gRPC frontend. */
+  address: string;
+  namespace: string;
+  /** Absent when headless. */
+  uiUrl?: string;
+  /** Absent when the SDK runs the server. */
+  pid?: number;
+  /** Resolves when the server process ends, for whatever reason, e.g. 'exit code 1'; absent when the SDK runs it. */
+  exited?: Promise<string>;
+  /** Stops the server and resolves once its process has exited; calling it again is harmless. */
+  stop(): Promise<void>;
+}
+
+/** Starts a dev server and resolves once it answers for the namespace and has all custom search attributes. */
+export async function startDevServer(opts: DevServerOptions): Promise<DevServerHandle> {
+  const options = withDefaults(opts);
+  const cli = await ensureTemporalCli({ log: options.log });
+  await mkdir(path.dirname(path.resolve(options.dbFile)), { recursive: true });
+  if (options.logFile) await mkdir(path.dirname(path.resolve(options.logFile)), { recursive: true });
+  if (cli.path === undefined) return startSdkDevServer(options);
+  return startCliDevServer(cli.path, options);
+}
+
+function devServerArguments(options: ResolvedDevServerOptions): string[] {
+  const searchAttributes = Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => [
+    '--search-attribute',
+    `${name}=${type}`,
+  ]);
+  return [
+    'server',
+    'start-dev',
+    ...['--db-filename', options.dbFile],
+    ...['--ip', options.ip],
+    ...['--port', String(options.port)],
+    ...['--ui-port', String(options.uiPort)],
+    ...['--namespace', options.namespace],
+    ...['--log-level', options.logLevel],
+    ...(options.headless ? ['--headless'] : []),
+    ...uiCodecArguments(options),
+    ...searchAttributes,
+  ];
+}
+
+function uiCodecArguments(options: ResolvedDevServerOptions): string[] {
+  return options.uiCodecEndpoint ? ['--ui-codec-endpoint', options.uiCodecEndpoint] : [];
+}
+
+function uiUrl(options: ResolvedDevServerOptions): string | undefined {
+  return options.headless ? undefined : `http://${options.ip}:${options.uiPort}`;
+}
+
+async function startCliDevServer(cli: string, options: ResolvedDevServerOptions): Promise<DevServerHandle> {
+  // Otherwise a server already on the port would answer the readiness check while ours fails to bind.
+  await assertPortFree(options.ip, options.port, 'port');
+  if (!options.headless) await assertPortFree(options.ip, options.uiPort, 'UI port');
+  const address = `${options.ip}:${options.port}`;
+  options.log(`Starting the Temporal dev server on ${address} (db ${options.dbFile})`);
+  const child = spawn(cli, devServerArguments(options), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = processEnd(child);
+  const output = captureOutput(child.stdout, child.stderr, options);
+  // A dev server must not outlive the process that started it, even when that process fails.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.on('exit', killOnExit);
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= terminate(child, exited).then(async () => {
+      process.off('exit', killOnExit);
+      await output.close();
+    });
+    return stopping;
+  };
+  try {
+    const connection = await waitUntilReady(address, options.namespace, exited, output.tail);
+    try {
+      await ensureSearchAttributes(connection, options.namespace, options.log);
+    } finally {
+      await connection.close();
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  options.log(`Temporal dev server ready on ${address}${options.headless ? '' : `, UI ${uiUrl(options)}`}`);
+  return { address, namespace: options.namespace, uiUrl: uiUrl(options), pid: child.pid, exited, stop };
+}
+
+/** Sends SIGTERM, then SIGKILL if the process has not exited within the grace period. */
+async function terminate(child: ChildProcess, exited: Promise<string>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  // Unreferenced: a stopped server must not keep the caller's process alive for the grace period.
+  const timeout = delay(STOP_GRACE_MS, 'timeout', { ref: false });
+  if ((await Promise.race([exited, timeout])) === 'timeout') {
+    child.kill('SIGKILL');
+    await exited;
+  }
+}
+
+/** Forwards the server's output to the log and the log file, keeping its last lines for error messages. */
+function captureOutput(stdout: Readable, stderr: Readable, options: ResolvedDevServerOptions) {
+  const file = options.logFile ? createWriteStream(options.logFile, { flags: 'a' }) : undefined;
+  // An unwritable log file must not take the server (or the caller) down with it.
+  file?.on('error', (error) =>
+    options.log(`Cannot write the server log ${options.logFile}: ${error.message}`),
+  );
+  const lines: string[] = [];
+  const onLine = (line: string) => {
+    lines.push(line);
+    if (lines.length > LOG_TAIL_LINES) lines.shift();
+    file?.write(`${line}\n`);
+    options.log(`temporal: ${line}`);
+  };
+  forEachLine(stdout, onLine);
+  forEachLine(stderr, onLine);
+  return {
+    tail: () => (lines.length ? lines.join('\n') : '(no output)'),
+    close: () => new Promise<void>((resolve) => (file ? file.end(resolve) : resolve())),
+  };
+}
+
+async function waitUntilReady(
+  address: string,
+  namespace: string,
+  exited: Promise<string>,
+  tail: () => string,
+): Promise<Connection> {
+  let exitReason: string | undefined;
+  void exited.then((reason) => (exitReason = reason));
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    if (exitReason) {
+      throw new Error(
+        `Temporal dev server ended (${exitReason}) before it was ready. Server output:\n${tail()}`,
+      );
+    }
+    try {
+      return await connectToNamespace(address, namespace);
+    } catch (error) {
+      lastError = error;
+      await delay(250);
+    }
+  }
+  const reason = lastError instanceof Error ? lastError.message : String(lastError);
+  throw new Error(
+    `Temporal dev server at ${address} was not ready for namespace ${namespace} within ` +
+      `${READY_TIMEOUT_MS / 1000} s (last error: ${reason}). Server output:\n${tail()}`,
+  );
+}
+
+async function connectToNamespace(address: string, namespace: string): Promise<Connection> {
+  const connection = await Connection.connect({ address, connectTimeout: '2s' });
+  try {
+    await connection.workflowService.describeNamespace({ namespace });
+    return connection;
+  } catch (error) {
+    await connection.close();
+    throw error;
+  }
+}
+
+const SDK_SEARCH_ATTRIBUTE_TYPES: Record<(typeof SEARCH_ATTRIBUTES)[string], SearchAttributeType> = {
+  Keyword: SearchAttributeType.KEYWORD,
+  KeywordList: SearchAttributeType.KEYWORD_LIST,
+};
+
+type IndexedValueType = NonNullable<ReturnType<typeof encodeSearchAttributeIndexedValueType>>;
+
+function indexedValueType(name: string): IndexedValueType {
+  return encodeSearchAttributeIndexedValueType(SDK_SEARCH_ATTRIBUTE_TYPES[SEARCH_ATTRIBUTES[name]])!;
+}
+
+/**
+ * The server registers `--search-attribute`s only when it creates the namespace, so a db file from an
+ * older release would lack newer attributes: add those.
+ */
+async function ensureSearchAttributes(connection: Connection, namespace: string, log: Log): Promise<void> {
+  const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
+  const missing: Record<string, IndexedValueType> = {};
+  for (const name of Object.keys(SEARCH_ATTRIBUTES)) {
+    const registered = customAttributes?.[name];
+    if (registered === undefined || registered === null) {
+      missing[name] = indexedValueType(name);
+    } else if (registered !== indexedValueType(name)) {
+      throw new Error(
+        `Search attribute ${name} is registered with another type than ${SEARCH_ATTRIBUTES[name]} ` +
+          `in namespace ${namespace}; start from a new db file`,
+      );
+    }
+  }
+  if (Object.keys(missing).length === 0) return;
+  log(`Registering search attributes ${Object.keys(missing).join(', ')} in namespace ${namespace}`);
+  await connection.operatorService.addSearchAttributes({ namespace, searchAttributes: missing });
+}
+
+async function startSdkDevServer(options: ResolvedDevServerOptions): Promise<DevServerHandle> {
+  // Imported only here: it loads the SDK's native core, which nothing else in this module needs.
+  const { TestWorkflowEnvironment } = await import('@temporalio/testing');
+  options.log('Starting the dev server through @temporalio/testing (downloads it; needs the internet)');
+  const environment = await TestWorkflowEnvironment.createLocal({
+    server: {
+      dbFilename: options.dbFile,
+      ip: options.ip,
+      port: options.port,
+      ui: !options.headless,
+      uiPort: options.headless ? undefined : options.uiPort,
+      namespace: options.namespace,
+      log: { format: 'pretty', level: options.logLevel },
+      searchAttributes: Object.entries(SEARCH_ATTRIBUTES).map(([name, type]) =>
+        defineSearchAttributeKey(name, SDK_SEARCH_ATTRIBUTE_TYPES[type]),
+      ),
+      extraArgs: uiCodecArguments(options),
+    },
+  });
+  let stopping: Promise<void> | undefined;
+  const stop = () => (stopping ??= environment.teardown());
+  try {
+    await ensureSearchAttributes(environment.connection, options.namespace, options.log);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { address: environment.address, namespace: options.namespace, uiUrl: uiUrl(options), stop };
+}
+
+/** A port that was free a moment ago; another process may still take it before the caller binds it. */
+export async function findFreePort(host = '127.0.0.1'): Promise<number> {
+  return listenOnce(host, 0);
+}
+
+async function assertPortFree(host: string, port: number, role: string): Promise<void> {
+  try {
+    await listenOnce(host, port);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(
+      `Cannot start the Temporal dev server: its ${role} ${host}:${port} is not free (${reason})`,
+    );
+  }
+}
+
+/** Binds host:port, closes it again and resolves with the port bound. */
+function listenOnce(host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      const address = server.address();
+      const bound = typeof address === 'object' && address ? address.port : port;
+      server.close(() => resolve(bound));
+    });
+  });
+}

@@ -1,0 +1,87 @@
+// Building the API app for a test: the app on a TestEnvironment's Temporal client and users, quiet
+// logs, and small helpers for authenticated requests.
+import assert from 'node:assert/strict';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import { buildApp } from '../../api/app.js';
+import type { ErrorResponse } from '../../api/errors.js';
+import { TokenVerifier } from '../../activities/credentials.js';
+import type { Config } from '../../domain/config.js';
+import type { TestEnvironment } from '../helpers/environment.js';
+
+export type UserName = keyof TestEnvironment['users'];
+
+export async function buildTestApp(
+  env: TestEnvironment,
+  overrides: { config?: Config; client?: Client; temporalUiUrl?: string } = {},
+): Promise<FastifyInstance> {
+  const app = await buildApp({
+    config: overrides.config ?? env.config,
+    client: overrides.client ?? env.client,
+    verifier: TokenVerifier.fromFile(env.config.users.file),
+    logger: false,
+    temporalUiUrl: overrides.temporalUiUrl,
+  });
+  await app.ready();
+  return app;
+}
+
+/** A test's own app, closed when the test ends. */
+export async function build(
+  t: { after: (fn: () => Promise<void>) => void },
+  env: TestEnvironment,
+  overrides: Parameters<typeof buildTestApp>[1] = {},
+): Promise<FastifyInstance> {
+  const app = await buildTestApp(env, overrides);
+  t.after(() => app.close());
+  return app;
+}
+
+/** `app.inject` as one of the environment's users. */
+export function as(env: TestEnvironment, app: FastifyInstance, user: UserName) {
+  const headers = { authorization: `Bearer ${env.users[user].token}` };
+  return {
+    get: (url: string) => app.inject({ method: 'GET', url, headers }),
+    post: (url: string, payload: InjectOptions['payload'], extraHeaders: Record<string, string> = {}) =>
+      app.inject({ method: 'POST', url, headers: { ...headers, ...extraHeaders }, payload }),
+  };
+}
+
+/** Asserts an error response: status, code, and (when given) the field it names. */
+export function assertError(
+  response: LightMyRequestResponse,
+  statusCode: number,
+  code: string,
+  field?: string,
+): ErrorResponse {
+  const body = response.json<ErrorResponse>();
+  assert.equal(
+    response.statusCode,
+    statusCode,
+    `expected ${statusCode} ${code}, got ${response.statusCode}: ${response.body}`,
+  );
+  assert.equal(body.code, code, response.body);
+  assert.equal(typeof body.message, 'string');
+  if (field !== undefined) assert.equal(body.field, field, response.body);
+  return body;
+}
+
+/** Proves that no release (workflow) with this id was started. */
+export async function assertNotStarted(client: Client, releaseId: string): Promise<void> {
+  await assert.rejects(
+    client.workflow.getHandle(releaseId).describe(),
+    WorkflowNotFoundError,
+    `release ${releaseId} was started`,
+  );
+}
+
+/** Terminates the environment's releases that are still running (those no worker will ever run). */
+export async function terminateRunningReleases(env: TestEnvironment): Promise<void> {
+  const query = `TaskQueue = '${env.config.temporal.taskQueuePrefix}medrelease' AND ExecutionStatus = 'Running'`;
+  for await (const execution of env.client.workflow.list({ query })) {
+    await env.client.workflow
+      .getHandle(execution.workflowId)
+      .terminate('test cleanup')
+      .catch(() => undefined);
+  }
+}

@@ -1,0 +1,19 @@
+// Recorded workflow histories for the replay tests. `npm run test:record-histories` runs the
+// workflow tests with MEDRELEASE_RECORD_HISTORIES=1, and each test that calls recordHistory writes
+// the release's history (and its children's) under test/fixtures/histories/, committed.
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Client } from '@temporalio/client';
+
+export const HISTORIES_DIR = path.resolve(fileURLToPath(new URL('../../../test/fixtures/histories', import.meta.url)));
+
+export async function recordHistory(client: Client, name: string, workflowIds: string[]): Promise<void> {
+  if (process.env.MEDRELEASE_RECORD_HISTORIES !== '1') return;
+  await mkdir(HISTORIES_DIR, { recursive: true });
+  for (const [index, workflowId] of workflowIds.entries()) {
+    const history = await client.workflow.getHandle(workflowId).fetchHistory();
+    const suffix = index === 0 ? '' : `-child-${index}`;
+    await writeFile(path.join(HISTORIES_DIR, `${name}${suffix}.json`), JSON.stringify(history));
+  }
+}

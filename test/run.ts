@@ -1,0 +1,52 @@
+// The test command: starts one real Temporal dev server (built or taken from the cache), runs every
+// compiled test file with node's test runner against it, then stops the server. Tests that need a
+// server of their own (restarts) start one. `node dist/test/run.js [dir-or-name-filter …]`.
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureTemporalCli, findFreePort, startDevServer } from '../infra/temporal.js';
+
+const testRoot = path.dirname(fileURLToPath(import.meta.url));
+const filters = process.argv.slice(2);
+
+async function testFiles(directory: string): Promise<string[]> {
+  const entries = await readdir(directory, { withFileTypes: true });
+  const nested = await Promise.all(
+    entries.map((entry) => {
+      const full = path.join(directory, entry.name);
+      if (entry.isDirectory()) return testFiles(full);
+      return Promise.resolve(entry.name.endsWith('.test.js') ? [full] : []);
+    }),
+  );
+  return nested.flat().sort();
+}
+
+const files = (await testFiles(testRoot)).filter(
+  (file) => filters.length === 0 || filters.some((filter) => path.relative(testRoot, file).includes(filter)),
+);
+if (files.length === 0) {
+  console.error(`no test files match ${filters.join(', ')}`);
+  process.exit(1);
+}
+
+const log = (line: string) => console.log(`[temporal] ${line}`);
+const cli = await ensureTemporalCli({ log });
+log(`using the Temporal CLI from ${cli.source}${cli.path ? ` (${cli.path})` : ''}`);
+const dataDir = await mkdtemp(path.join(tmpdir(), 'medrelease-test-server-'));
+const server = await startDevServer({ dbFile: path.join(dataDir, 'temporal.db'), port: await findFreePort(), headless: true, log });
+log(`dev server ready at ${server.address}`);
+
+const concurrency = process.env.MEDRELEASE_TEST_CONCURRENCY ?? '2';
+const child = spawn(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', `--test-timeout=${process.env.MEDRELEASE_TEST_TIMEOUT_MS ?? 240_000}`, ...files], {
+  stdio: 'inherit',
+  env: { ...process.env, TEMPORAL_TEST_ADDRESS: server.address },
+});
+const forward = (signal: NodeJS.Signals) => child.kill(signal);
+process.once('SIGINT', forward);
+process.once('SIGTERM', forward);
+const code = await new Promise<number>((resolve) => child.once('exit', (exitCode, signal) => resolve(exitCode ?? (signal ? 1 : 0))));
+await server.stop();
+await rm(dataDir, { recursive: true, force: true });
+process.exit(code);

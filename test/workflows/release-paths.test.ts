@@ -1,0 +1,200 @@
+// The release workflow's main paths on the real Temporal server, with simulated clouds.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { signoffUpdate, statusQuery } from '../../workflows/messages.js';
+import { cloudRolloutWorkflowId } from '../../workflows/cloud-rollout.js';
+import { eventually, TestEnvironment, type RunningWorkers } from '../helpers/environment.js';
+import { recordHistory } from '../helpers/histories.js';
+
+describe('release workflow paths', () => {
+  let env: TestEnvironment;
+  let workers: RunningWorkers;
+
+  before(async () => {
+    env = await TestEnvironment.create();
+    workers = await env.startWorkers();
+  });
+  after(async () => {
+    await workers?.stop();
+    await env?.close();
+  });
+
+  const approveTwice = async (handle: Awaited<ReturnType<TestEnvironment['startRelease']>>) => {
+    await eventually(async () => (await handle.query(statusQuery)).stage === 'awaiting-signoff', 20_000, 'awaiting-signoff');
+    const first = await handle.executeUpdate(signoffUpdate, {
+      args: [{ approver: env.users.approverA.person, decision: 'approve', comment: 'Validation evidence reviewed.' }],
+    });
+    assert.equal(first.approvals, 1);
+    assert.equal(first.stage, 'awaiting-signoff');
+    const second = await handle.executeUpdate(signoffUpdate, {
+      args: [{ approver: env.users.approverB.person, decision: 'approve', comment: 'Agree: within the PCCP.' }],
+    });
+    assert.equal(second.approvals, 2);
+    assert.equal(second.stage, 'canary');
+  };
+
+  test('happy path over three clouds: pilot first, then the rest; every cloud ends on the new version', async () => {
+    const request = env.request();
+    await env.seedStable(request.model.name, '1.0.0');
+    const handle = await env.startRelease(request);
+    await approveTwice(handle);
+    const status = await handle.result();
+
+    assert.equal(status.outcome, 'completed');
+    assert.equal(status.stage, 'completed');
+    assert.deepEqual(status.waves, [['aws'], ['azure', 'gcp']]);
+    assert.equal(status.compliance?.passed, true);
+    assert.equal(status.signoff.approvals.length, 2);
+    for (const cloud of ['aws', 'azure', 'gcp']) {
+      assert.equal(status.clouds[cloud]!.state, 'promoted', cloud);
+      assert.equal(status.clouds[cloud]!.lastVerdict?.passed, true, cloud);
+      const deployment = await env.cloud(cloud).describe(request.model.name);
+      assert.equal(deployment?.stable?.version, '2.0.0', cloud);
+      assert.equal(deployment?.canary, null, cloud);
+      assert.equal(deployment?.previous, null, `${cloud}: previous retired after the warm window`);
+      const weights = (await env.cloud(cloud).operations(request.model.name))
+        .filter((operation) => operation.kind === 'setCanaryWeight')
+        .map((operation) => operation.weight);
+      assert.deepEqual(weights, [10, 50, 100], cloud);
+    }
+    // Waves: the pilot's last step happened before any later cloud was touched.
+    const pilotOps = await env.cloud('aws').operations(request.model.name);
+    const pilotDone = pilotOps.find((operation) => operation.kind === 'setCanaryWeight' && operation.weight === 100)!.at;
+    for (const cloud of ['azure', 'gcp']) {
+      const firstOp = (await env.cloud(cloud).operations(request.model.name)).find((operation) => operation.releaseId !== 'seed')!;
+      assert.ok(firstOp.at >= pilotDone, `${cloud} started before the pilot finished`);
+    }
+    await recordHistory(env.client, 'happy-path', [
+      handle.workflowId,
+      ...['aws', 'azure', 'gcp'].map((cloud) => cloudRolloutWorkflowId(handle.workflowId, cloud)),
+    ]);
+  });
+
+  test('a fault in the pilot cloud rolls it back, and the other clouds are never touched', async () => {
+    const request = env.request({ faultPlan: { telemetry: [{ cloud: 'aws', kind: 'error-spike', fromStep: 1 }] } });
+    await env.seedStable(request.model.name, '1.0.0');
+    const handle = await env.startRelease(request);
+    await approveTwice(handle);
+    const status = await handle.result();
+
+    assert.equal(status.outcome, 'rolled-back');
+    assert.equal(status.reason?.code, 'CANARY_VERDICT_FAILED');
+    assert.match(status.reason!.message, /errorRate/);
+    const verdict = status.clouds.aws!.lastVerdict!;
+    assert.equal(verdict.passed, false);
+    assert.equal(verdict.weight, 50);
+    assert.ok(verdict.verdicts[0]!.reasons.some((reason) => reason.metric === 'errorRate' && !reason.passed));
+    const aws = await env.cloud('aws').describe(request.model.name);
+    assert.equal(aws?.stable?.version, '1.0.0');
+    assert.equal(aws?.canary, null);
+    for (const cloud of ['azure', 'gcp']) {
+      const touched = (await env.cloud(cloud).operations(request.model.name)).filter((operation) => operation.releaseId !== 'seed');
+      assert.deepEqual(touched, [], `${cloud} was touched`);
+      assert.equal(status.clouds[cloud]!.state, 'pending');
+    }
+    await recordHistory(env.client, 'pilot-fault', [handle.workflowId, cloudRolloutWorkflowId(handle.workflowId, 'aws')]);
+  });
+
+  test('a fault in a later wave restores every cloud, newest first', async () => {
+    const request = env.request({ faultPlan: { telemetry: [{ cloud: 'azure', kind: 'latency-regression' }] } });
+    await env.seedStable(request.model.name, '1.0.0');
+    const handle = await env.startRelease(request);
+    await approveTwice(handle);
+    const status = await handle.result();
+
+    assert.equal(status.outcome, 'rolled-back');
+    assert.equal(status.reason?.code, 'CANARY_VERDICT_FAILED');
+    assert.match(status.reason!.message, /azure/);
+    for (const cloud of ['aws', 'azure', 'gcp']) {
+      const deployment = await env.cloud(cloud).describe(request.model.name);
+      assert.equal(deployment?.stable?.version, '1.0.0', cloud);
+      assert.equal(deployment?.canary, null, cloud);
+      assert.equal(deployment?.canaryWeight, 0, cloud);
+      assert.equal(status.clouds[cloud]!.state, 'rolled-back', cloud);
+    }
+    // Compensations run newest first: gcp and azure (wave 2) before aws (the pilot).
+    const rollbackAt = async (cloud: string) =>
+      (await env.cloud(cloud).operations(request.model.name)).find((operation) => operation.kind === 'rollback')!.at;
+    assert.ok((await rollbackAt('aws')) >= (await rollbackAt('gcp')));
+    const events = status.timeline.map((event) => event.event);
+    assert.ok(events.some((event) => event.startsWith('rolling back 3 cloud(s)')));
+  });
+
+  test('a transient driver failure is retried and the release still completes', async () => {
+    const request = env.request({ faultPlan: { driver: [{ cloud: 'gcp', operation: 'setCanaryWeight', failures: 2 }] } });
+    await env.seedStable(request.model.name, '1.0.0');
+    const handle = await env.startRelease(request);
+    await approveTwice(handle);
+    const status = await handle.result();
+    assert.equal(status.outcome, 'completed');
+    const weights = (await env.cloud('gcp').operations(request.model.name))
+      .filter((operation) => operation.kind === 'setCanaryWeight')
+      .map((operation) => operation.weight);
+    assert.deepEqual(weights, [10, 50, 100]);
+  });
+
+  test('the first release of a model (no stable version anywhere) completes on absolute limits', async () => {
+    const request = env.request({ clouds: ['gcp'] });
+    const handle = await env.startRelease(request);
+    await approveTwice(handle);
+    const status = await handle.result();
+    assert.equal(status.outcome, 'completed');
+    assert.equal(status.clouds.gcp!.lastVerdict!.verdicts[0]!.reasons.length, 3, 'no baseline rules without a baseline');
+    assert.equal((await env.cloud('gcp').describe(request.model.name))?.stable?.version, '2.0.0');
+  });
+
+  test('a rejection ends the release rejected, with no cloud touched', async () => {
+    const request = env.request();
+    const handle = await env.startRelease(request);
+    await eventually(async () => (await handle.query(statusQuery)).stage === 'awaiting-signoff');
+    const result = await handle.executeUpdate(signoffUpdate, {
+      args: [{ approver: env.users.approverA.person, decision: 'reject', comment: 'Subgroup sensitivity too low.' }],
+    });
+    assert.equal(result.stage, 'rejected');
+    const status = await handle.result();
+    assert.equal(status.outcome, 'rejected');
+    assert.equal(status.reason?.code, 'SIGNOFF_REJECTED');
+    assert.match(status.reason!.message, /dr-bob: Subgroup sensitivity too low/);
+    for (const cloud of ['aws', 'azure', 'gcp']) {
+      assert.equal(await env.cloud(cloud).describe(request.model.name), null, cloud);
+    }
+    await recordHistory(env.client, 'rejected', [handle.workflowId]);
+  });
+
+  test('no quorum by the deadline ends the release expired', async () => {
+    const handle = await env.startRelease(env.request({ signoff: { quorum: 2, deadlineSeconds: 2 } }));
+    await eventually(async () => (await handle.query(statusQuery)).stage === 'awaiting-signoff');
+    await handle.executeUpdate(signoffUpdate, {
+      args: [{ approver: env.users.approverA.person, decision: 'approve', comment: 'Looks good to me.' }],
+    });
+    const status = await handle.result();
+    assert.equal(status.outcome, 'expired');
+    assert.equal(status.reason?.code, 'SIGNOFF_EXPIRED');
+    assert.match(status.reason!.message, /1 of 2 approvals/);
+  });
+
+  test('the compliance gate blocks an image not pinned by digest, and a target outside the data residency', async () => {
+    const request = env.request({ dataResidency: { allowedJurisdictions: ['EU'] } });
+    request.model.image = `registry.example/${request.model.name}:2.0.0`;
+    const handle = await env.startRelease(request);
+    const status = await handle.result();
+    assert.equal(status.outcome, 'failed');
+    assert.equal(status.reason?.code, 'COMPLIANCE_BLOCKED');
+    const failed = status.compliance!.findings.filter((finding) => !finding.passed).map((finding) => finding.control);
+    assert.deepEqual(failed.sort(), ['GDPR-ChV-Art44-46-EU-RESIDENCY', 'HIPAA-164.312(c)(1)-IMAGE-DIGEST-PIN']);
+    assert.match(status.reason!.message, /aws \(us-east-1, US\)/);
+    assert.equal(status.signoff.deadline, undefined, 'never reached sign-off');
+  });
+
+  test('an EU-only release to EU clouds passes the residency control', async () => {
+    const request = env.request({ clouds: ['azure', 'gcp'], dataResidency: { allowedJurisdictions: ['EU'] }, signoff: { quorum: 1, deadlineSeconds: 30 } });
+    const handle = await env.startRelease(request);
+    await eventually(async () => (await handle.query(statusQuery)).stage === 'awaiting-signoff');
+    const status = await handle.query(statusQuery);
+    assert.equal(status.compliance?.passed, true);
+    await handle.executeUpdate(signoffUpdate, {
+      args: [{ approver: env.users.approverC.person, decision: 'approve', comment: 'EU-only deployment approved.' }],
+    });
+    assert.equal((await handle.result()).outcome, 'completed');
+  });
+});

@@ -1,0 +1,103 @@
+// How each worker is assembled from configuration: the control worker (workflows and control
+// activities) and one cloud worker per cloud (that cloud's CloudRolloutWorkflows and activities,
+// with only that cloud's driver). The entry points, tests and benchmarks all build workers here.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { thresholdJudge } from '../activities/analysis/threshold-judge.js';
+import { FileAuditStore } from '../activities/audit.js';
+import { createCloudActivities } from '../activities/cloud/activities.js';
+import type { CloudDriver } from '../activities/cloud/driver.js';
+import { SimulatedCloudDriver } from '../activities/cloud/simulated.js';
+import { baselineGate } from '../activities/compliance/gate.js';
+import { createControlActivities } from '../activities/control.js';
+import { TokenVerifier } from '../activities/credentials.js';
+import { SimulatedStagingTarget } from '../activities/staging.js';
+import { SimulatedTelemetrySource } from '../activities/telemetry/simulated.js';
+import type { TelemetrySource } from '../activities/telemetry/source.js';
+import type { CloudConfig, Config } from '../domain/config.js';
+import { cloudTaskQueue, controlTaskQueue } from '../domain/task-queues.js';
+
+export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.js', import.meta.url));
+
+/** Where workflow code comes from: bundled at start (the default) or a bundle built once by a test. */
+export type WorkflowSource = Pick<WorkerOptions, 'workflowsPath' | 'workflowBundle'>;
+
+export interface WorkerContext {
+  config: Config;
+  connection: NativeConnection;
+  workflows?: WorkflowSource;
+  /** Worker tuning (cached workflows, task slots); the sizing guide in docs/ explains the values. */
+  tuning?: Partial<Pick<WorkerOptions, 'maxCachedWorkflows' | 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions'>>;
+  identity?: string;
+}
+
+export function stateDirectory(config: Config, ...parts: string[]): string {
+  return path.resolve(config.dataDir, ...parts);
+}
+
+export async function createControlWorker(context: WorkerContext): Promise<Worker> {
+  const { config } = context;
+  const activities = createControlActivities({
+    audit: new FileAuditStore(stateDirectory(config, 'audit')),
+    credentials: TokenVerifier.fromFile(config.users.file),
+    staging: new SimulatedStagingTarget(),
+    gate: baselineGate,
+    judges: [thresholdJudge],
+  });
+  return Worker.create({
+    connection: context.connection,
+    namespace: config.temporal.namespace,
+    taskQueue: controlTaskQueue(config.temporal.taskQueuePrefix),
+    ...(context.workflows ?? { workflowsPath: WORKFLOWS_PATH }),
+    activities,
+    ...context.tuning,
+    ...(context.identity ? { identity: context.identity } : {}),
+  });
+}
+
+export function cloudConfig(config: Config, cloud: string): CloudConfig {
+  const found = config.clouds.find((candidate) => candidate.name === cloud);
+  if (!found) {
+    throw new Error(`cloud '${cloud}' is not configured (configured: ${config.clouds.map((candidate) => candidate.name).join(', ')})`);
+  }
+  return found;
+}
+
+export function createCloudDriver(config: Config, cloud: CloudConfig): CloudDriver {
+  switch (cloud.driver) {
+    case 'simulated':
+      return new SimulatedCloudDriver(cloud.name, {
+        stateDir: stateDirectory(config, 'sim-clouds', cloud.name),
+        latencyMs: config.simulated.latencyMs,
+        failureRate: config.simulated.failureRate,
+      });
+    case 'kubernetes':
+      throw new Error(
+        `cloud '${cloud.name}': the kubernetes driver is not part of this version yet; configure driver: simulated`,
+      );
+  }
+}
+
+export function createTelemetrySource(cloud: CloudConfig): TelemetrySource {
+  if (cloud.driver === 'simulated') return new SimulatedTelemetrySource();
+  throw new Error(`cloud '${cloud.name}': the prometheus telemetry source is not part of this version yet`);
+}
+
+export async function createCloudWorker(context: WorkerContext & { cloud: string; driver?: CloudDriver }): Promise<Worker> {
+  const { config } = context;
+  const cloud = cloudConfig(config, context.cloud);
+  const activities = createCloudActivities({
+    driver: context.driver ?? createCloudDriver(config, cloud),
+    telemetry: createTelemetrySource(cloud),
+  });
+  return Worker.create({
+    connection: context.connection,
+    namespace: config.temporal.namespace,
+    taskQueue: cloudTaskQueue(cloud.name, config.temporal.taskQueuePrefix),
+    ...(context.workflows ?? { workflowsPath: WORKFLOWS_PATH }),
+    activities,
+    ...context.tuning,
+    ...(context.identity ? { identity: context.identity } : {}),
+  });
+}

@@ -1,0 +1,109 @@
+// CloudRolloutWorkflow: the canary of one release in one cloud. It runs on that cloud's task queue,
+// so its cloud activities execute in the worker that holds that cloud's credentials; judging runs
+// on the control queue. On a failing verdict it restores its own cloud at once and fails, and the
+// parent then restores every other cloud it touched.
+import {
+  ActivityCancellationType,
+  ApplicationFailure,
+  condition,
+  getExternalWorkflowHandle,
+  proxyActivities,
+  setHandler,
+  sleep,
+} from '@temporalio/workflow';
+import type { CloudActivities } from '../activities/cloud/activities.js';
+import type { ControlActivities } from '../activities/control.js';
+import { FailureCode, NON_RETRYABLE_FAILURES } from '../domain/errors.js';
+import type { CanarySettings, FaultPlan } from '../domain/release.js';
+import type { StepVerdict } from '../domain/status.js';
+import { cloudProgressSignal, setPausedSignal, type CloudProgress } from './messages.js';
+
+export interface CloudRolloutInput {
+  releaseId: string;
+  parentWorkflowId: string;
+  cloud: string;
+  model: { name: string; version: string; image: string };
+  canary: CanarySettings;
+  activityTimeoutSeconds: number;
+  controlTaskQueue: string;
+  paused: boolean;
+  faultPlan?: FaultPlan;
+}
+
+export interface CloudRolloutResult {
+  cloud: string;
+  steps: StepVerdict[];
+}
+
+export async function CloudRolloutWorkflow(input: CloudRolloutInput): Promise<CloudRolloutResult> {
+  const cloud = proxyActivities<CloudActivities>({
+    startToCloseTimeout: input.activityTimeoutSeconds * 1000,
+    heartbeatTimeout: Math.max(input.activityTimeoutSeconds * 500, 5000),
+    // A change to the cloud must have finished (or been refused) before the parent restores the
+    // cloud, or a late weight change could land after the rollback.
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry: {
+      initialInterval: '1 second',
+      backoffCoefficient: 2,
+      maximumInterval: '20 seconds',
+      maximumAttempts: 8,
+      nonRetryableErrorTypes: NON_RETRYABLE_FAILURES,
+    },
+  });
+  const control = proxyActivities<ControlActivities>({
+    taskQueue: input.controlTaskQueue,
+    startToCloseTimeout: '1 minute',
+    retry: { initialInterval: '1 second', maximumInterval: '20 seconds', maximumAttempts: 8, nonRetryableErrorTypes: NON_RETRYABLE_FAILURES },
+  });
+
+  let paused = input.paused;
+  setHandler(setPausedSignal, (value) => {
+    paused = value;
+  });
+  const parent = getExternalWorkflowHandle(input.parentWorkflowId);
+  const report = (progress: Omit<CloudProgress, 'cloud'>) => parent.signal(cloudProgressSignal, { cloud: input.cloud, ...progress });
+  const target = { releaseId: input.releaseId, model: input.model, faultPlan: input.faultPlan };
+
+  await report({ state: 'deploying', step: null, weight: 0, event: 'canary deployment started' });
+  await cloud.deployCanary(target);
+
+  const steps: StepVerdict[] = [];
+  for (const [step, weight] of input.canary.steps.entries()) {
+    if (paused) {
+      await report({ state: 'canary', step, weight: steps.at(-1)?.weight ?? 0, event: 'paused before step' });
+      await condition(() => !paused);
+    }
+    await cloud.setCanaryWeight({ ...target, step, weight });
+    await report({ state: 'canary', step, weight, event: `canary weight set to ${weight}%` });
+    // A zero interval (tests, benchmarks) still costs a timer round trip on the server: skip it.
+    if (input.canary.analysisIntervalSeconds > 0) await sleep(input.canary.analysisIntervalSeconds * 1000);
+
+    const window = await cloud.collectTelemetry({
+      ...target,
+      step,
+      weight,
+      windowSeconds: input.canary.analysisIntervalSeconds,
+    });
+    const stepVerdict = await control.judgeCanary({ releaseId: input.releaseId, window, settings: input.canary });
+    steps.push(stepVerdict);
+    const summary = stepVerdict.verdicts.map((verdict) => verdict.summary).join('; ');
+    if (!stepVerdict.passed) {
+      await report({ state: 'failed', step, weight, verdict: stepVerdict, event: `step ${step + 1} failed: ${summary}` });
+      await cloud.rollback({ ...target, reason: `canary verdict failed at ${weight}%` });
+      await report({ state: 'rolled-back', step, weight: 0, verdict: stepVerdict, event: 'cloud restored to the stable version' });
+      throw ApplicationFailure.nonRetryable(
+        `canary in ${input.cloud} failed at ${weight}%: ${summary}`,
+        FailureCode.CanaryVerdictFailed,
+        { cloud: input.cloud, verdict: stepVerdict },
+      );
+    }
+    await report({ state: 'canary', step, weight, verdict: stepVerdict, event: `step ${step + 1} passed at ${weight}%` });
+  }
+  await report({ state: 'passed', step: input.canary.steps.length - 1, weight: 100, event: 'canary passed every step' });
+  return { cloud: input.cloud, steps };
+}
+
+/** Deterministic child id: a retried parent finds its own children again. */
+export function cloudRolloutWorkflowId(releaseId: string, cloudName: string): string {
+  return `${releaseId}--${cloudName}`;
+}

@@ -1,0 +1,3 @@
+// The one module every worker points at: all workflow types, nothing else.
+export { ReleaseWorkflow } from './release.js';
+export { CloudRolloutWorkflow } from './cloud-rollout.js';

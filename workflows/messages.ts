@@ -1,0 +1,67 @@
+// Every message a release understands, defined once and imported by the workflows, the API and
+// the tests. Updates are what the API uses (the caller learns at once whether the action counted);
+// the signal twins exist so that a person can act from the Temporal UI or CLI, and carry a
+// credential that an activity verifies before anything changes.
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { Person } from '../domain/release.js';
+import type { CloudState, OperatorAction, ReleaseStatus, StepVerdict } from '../domain/status.js';
+
+export interface SignoffArgs {
+  approver: Person;
+  decision: 'approve' | 'reject';
+  comment: string;
+}
+
+export interface SignoffByCredentialArgs {
+  credential: string;
+  decision: 'approve' | 'reject';
+  comment: string;
+}
+
+export interface SignoffResult {
+  accepted: true;
+  decision: 'approve' | 'reject';
+  approvals: number;
+  quorum: number;
+  /** The stage the release moves to because of this sign-off, if it moves. */
+  stage: ReleaseStatus['stage'];
+}
+
+export interface OperateArgs {
+  action: OperatorAction['action'];
+  by: Person;
+  reason: string;
+}
+
+export interface OperateByCredentialArgs {
+  action: OperatorAction['action'];
+  credential: string;
+  reason: string;
+}
+
+export interface OperateResult {
+  accepted: true;
+  action: OperatorAction['action'];
+  stage: ReleaseStatus['stage'];
+  paused: boolean;
+}
+
+export interface CloudProgress {
+  cloud: string;
+  state: CloudState;
+  step: number | null;
+  weight: number;
+  verdict?: StepVerdict;
+  event: string;
+}
+
+export const statusQuery = defineQuery<ReleaseStatus>('status');
+export const signoffUpdate = defineUpdate<SignoffResult, [SignoffArgs]>('signoff');
+export const signoffSignal = defineSignal<[SignoffByCredentialArgs]>('signoffByCredential');
+export const operateUpdate = defineUpdate<OperateResult, [OperateArgs]>('operate');
+export const operateSignal = defineSignal<[OperateByCredentialArgs]>('operateByCredential');
+
+/** From a CloudRolloutWorkflow to its parent: what just happened in that cloud. */
+export const cloudProgressSignal = defineSignal<[CloudProgress]>('cloudProgress');
+/** From the parent to a CloudRolloutWorkflow: hold before the next step (or go on). */
+export const setPausedSignal = defineSignal<[boolean]>('setPaused');

@@ -1,0 +1,411 @@
+// ReleaseWorkflow: one release of one model version, from validation to a terminal state.
+// validating → staging → compliance → awaiting-signoff → canary (pilot wave, then the rest) →
+// promoting (previous version kept warm) → completed; or rolled-back / rejected / expired / failed /
+// aborted. Every cloud that is changed registers a compensation first; any failure, abort or manual
+// rollback after that runs them newest first in a scope that cannot be cancelled.
+import {
+  ActivityCancellationType,
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  ChildWorkflowCancellationType,
+  ParentClosePolicy,
+  allHandlersFinished,
+  condition,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  startChild,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { CloudActivities } from '../activities/cloud/activities.js';
+import type { ControlActivities } from '../activities/control.js';
+import { FailureCode, NON_RETRYABLE_FAILURES } from '../domain/errors.js';
+import { isTerminal, type Person, type ReleaseInput, type Stage, type TerminalStage } from '../domain/release.js';
+import { operatorRefusal, signoffRefusal } from '../domain/rules.js';
+import { CloudsKey, ModelNameKey, ModelVersionKey, StageKey } from '../domain/search-attributes.js';
+import type { OperatorAction, ReleaseStatus, SignoffRecord } from '../domain/status.js';
+import { CloudRolloutWorkflow, cloudRolloutWorkflowId } from './cloud-rollout.js';
+import {
+  cloudProgressSignal,
+  operateSignal,
+  operateUpdate,
+  setPausedSignal,
+  signoffSignal,
+  signoffUpdate,
+  statusQuery,
+  type OperateArgs,
+  type OperateResult,
+  type SignoffResult,
+} from './messages.js';
+
+const TIMELINE_LIMIT = 500;
+
+interface StopRequest {
+  action: 'abort' | 'rollback';
+  by: string;
+  reason: string;
+}
+
+export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatus> {
+  const control = proxyActivities<ControlActivities>({
+    taskQueue: input.taskQueues.control,
+    startToCloseTimeout: '2 minutes',
+    retry: {
+      initialInterval: '1 second',
+      backoffCoefficient: 2,
+      maximumInterval: '30 seconds',
+      maximumAttempts: 10,
+      nonRetryableErrorTypes: NON_RETRYABLE_FAILURES,
+    },
+  });
+  const cloudActivities = (cloudName: string, retry: 'bounded' | 'until-done') =>
+    proxyActivities<CloudActivities>({
+      taskQueue: input.taskQueues.clouds[cloudName]!,
+      startToCloseTimeout: input.activityTimeoutSeconds * 1000,
+      heartbeatTimeout: Math.max(input.activityTimeoutSeconds * 500, 5000),
+      cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+      retry: {
+        initialInterval: '1 second',
+        backoffCoefficient: 2,
+        maximumInterval: retry === 'bounded' ? '20 seconds' : '1 minute',
+        // Restoring a cloud must not give up: an unreachable cloud keeps the release in
+        // 'rolling-back', visible, until it is reachable again.
+        ...(retry === 'bounded' ? { maximumAttempts: 8 } : {}),
+        nonRetryableErrorTypes: NON_RETRYABLE_FAILURES,
+      },
+    });
+
+  const now = () => new Date().toISOString();
+  const status: ReleaseStatus = {
+    releaseId: input.releaseId,
+    model: { name: input.model.name, version: input.model.version, image: input.model.image },
+    requestedBy: { id: input.requestedBy.id, name: input.requestedBy.name },
+    requestedAt: input.requestedAt,
+    stage: 'validating',
+    paused: false,
+    waves: input.waves,
+    clouds: Object.fromEntries(
+      input.waves.flatMap((wave, waveIndex) =>
+        wave.map((cloudName) => [
+          cloudName,
+          { cloud: cloudName, wave: waveIndex, state: 'pending', step: null, weight: 0, updatedAt: now() },
+        ]),
+      ),
+    ),
+    signoff: { quorum: input.signoff.quorum, approvals: [], rejections: [], refused: [] },
+    operatorActions: [],
+    timeline: [],
+    updatedAt: now(),
+  };
+  const record = (event: string, cloudName?: string) => {
+    status.timeline.push({ at: now(), stage: status.stage, event, ...(cloudName ? { cloud: cloudName } : {}) });
+    if (status.timeline.length > TIMELINE_LIMIT) status.timeline.splice(0, status.timeline.length - TIMELINE_LIMIT);
+    status.updatedAt = now();
+  };
+  const enter = (stage: Stage, event?: string) => {
+    status.stage = stage;
+    upsertSearchAttributes([{ key: StageKey, value: stage }]);
+    record(event ?? `entered ${stage}`);
+  };
+
+  // Compensations, one per cloud changed, registered before the change is made.
+  const compensations: { cloud: string; restore: (reason: string) => Promise<void> }[] = [];
+  const runningChildren = new Map<string, { signal: (paused: boolean) => Promise<void> }>();
+  let stopRequest: StopRequest | undefined;
+  const main = new CancellationScope();
+
+  // ---- queries and messages -------------------------------------------------------------------
+  setHandler(statusQuery, () => status);
+
+  const acceptSignoff = async (
+    approver: Person,
+    decision: 'approve' | 'reject',
+    comment: string,
+    via: 'update' | 'signal',
+  ): Promise<SignoffResult> => {
+    const signoffRecord: SignoffRecord = { approver: { id: approver.id, name: approver.name }, decision, comment, at: now(), via };
+    (decision === 'approve' ? status.signoff.approvals : status.signoff.rejections).push(signoffRecord);
+    record(`${decision === 'approve' ? 'approved' : 'rejected'} by ${approver.id} (${via})`);
+    const settles = decision === 'reject' || status.signoff.approvals.length >= input.signoff.quorum;
+    await control.recordAudit({ releaseId: input.releaseId, type: `signoff.${decision}`, actor: approver.id, detail: { comment, via } });
+    return {
+      accepted: true,
+      decision,
+      approvals: status.signoff.approvals.length,
+      quorum: input.signoff.quorum,
+      stage: settles ? (decision === 'reject' ? 'rejected' : 'canary') : status.stage,
+    };
+  };
+
+  setHandler(signoffUpdate, (args) => acceptSignoff(args.approver, args.decision, args.comment, 'update'), {
+    validator: (args) => {
+      const refusal = signoffRefusal(status, args.approver, args.comment);
+      if (refusal) throw ApplicationFailure.nonRetryable(refusal.message, refusal.code);
+    },
+  });
+
+  setHandler(signoffSignal, async (args) => {
+    const verified = await control.verifyCredential({ credential: args.credential });
+    const refusal = verified.valid
+      ? signoffRefusal(status, verified.person, args.comment)
+      : { code: FailureCode.CredentialInvalid, message: verified.reason };
+    if (refusal || !verified.valid) {
+      status.signoff.refused.push({
+        claimedBy: verified.valid ? verified.person.id : 'unverified',
+        at: now(),
+        via: 'signal',
+        code: refusal!.code,
+        reason: refusal!.message,
+      });
+      record(`sign-off refused: ${refusal!.message}`);
+      return;
+    }
+    await acceptSignoff(verified.person, args.decision, args.comment, 'signal');
+  });
+
+  const operate = async (args: OperateArgs, via: 'update' | 'signal'): Promise<OperateResult> => {
+    const action: OperatorAction = { action: args.action, by: args.by.id, reason: args.reason, at: now(), via };
+    status.operatorActions.push(action);
+    record(`${args.action} by ${args.by.id}: ${args.reason}`);
+    if (args.action === 'pause' || args.action === 'resume') {
+      status.paused = args.action === 'pause';
+      for (const child of runningChildren.values()) void child.signal(status.paused);
+    } else {
+      stopRequest = { action: args.action, by: args.by.id, reason: args.reason };
+      main.cancel();
+    }
+    await control.recordAudit({ releaseId: input.releaseId, type: `operator.${args.action}`, actor: args.by.id, detail: { reason: args.reason, via } });
+    return { accepted: true, action: args.action, stage: status.stage, paused: status.paused };
+  };
+  // Once the warm window is over the previous version is retired: from then on nothing can be undone.
+  let committed = false;
+  const stopRefusal = (): { code: string; message: string } | undefined =>
+    stopRequest
+      ? { code: 'INVALID_STATE', message: `the release is already stopping (${stopRequest.action})` }
+      : committed
+        ? { code: 'INVALID_STATE', message: 'the release is being finalised: the previous version has been retired' }
+        : undefined;
+  const operatorState = () => ({ stage: status.stage, paused: status.paused, cloudsTouched: compensations.length > 0 });
+
+  setHandler(operateUpdate, (args) => operate(args, 'update'), {
+    validator: (args) => {
+      const refusal =
+        (args.action === 'abort' || args.action === 'rollback' ? stopRefusal() : undefined) ??
+        operatorRefusal(operatorState(), args.by, args.action);
+      if (refusal) throw ApplicationFailure.nonRetryable(refusal.message, refusal.code);
+    },
+  });
+
+  setHandler(operateSignal, async (args) => {
+    const verified = await control.verifyCredential({ credential: args.credential });
+    const refusal = !verified.valid
+      ? { code: FailureCode.CredentialInvalid, message: verified.reason }
+      : ((args.action === 'abort' || args.action === 'rollback' ? stopRefusal() : undefined) ??
+        operatorRefusal(operatorState(), verified.person, args.action));
+    if (refusal || !verified.valid) {
+      record(`${args.action} refused: ${refusal!.message}`);
+      return;
+    }
+    await operate({ action: args.action, by: verified.person, reason: args.reason }, 'signal');
+  });
+
+  setHandler(cloudProgressSignal, (progress) => {
+    const cloudStatus = status.clouds[progress.cloud];
+    if (!cloudStatus || isTerminal(status.stage)) return;
+    Object.assign(cloudStatus, { state: progress.state, step: progress.step, weight: progress.weight, updatedAt: now() });
+    if (progress.verdict) cloudStatus.lastVerdict = progress.verdict;
+    record(progress.event, progress.cloud);
+  });
+
+  // ---- the stages ------------------------------------------------------------------------------
+  const finish = async (outcome: TerminalStage, reason?: { code: string; message: string }): Promise<ReleaseStatus> => {
+    status.outcome = outcome;
+    if (reason) status.reason = reason;
+    enter(outcome, reason ? `${outcome}: ${reason.message}` : outcome);
+    await control.recordAudit({ releaseId: input.releaseId, type: `release.${outcome}`, actor: 'medrelease', detail: reason ?? {} });
+    await condition(allHandlersFinished);
+    return status;
+  };
+  const holdWhilePaused = () => condition(() => !status.paused);
+
+  const runCanary = async (): Promise<void> => {
+    for (const wave of input.waves) {
+      await holdWhilePaused();
+      const waveScope = new CancellationScope();
+      const rollouts = wave.map((cloudName) =>
+        waveScope.run(async () => {
+          const activities = cloudActivities(cloudName, 'until-done');
+          compensations.push({
+            cloud: cloudName,
+            restore: async (reason) => {
+              await activities.rollback({ releaseId: input.releaseId, model: input.model, faultPlan: input.faultPlan, reason });
+              Object.assign(status.clouds[cloudName]!, { state: 'rolled-back', weight: 0, updatedAt: now() });
+              record('restored to the stable version', cloudName);
+            },
+          });
+          const child = await startChild(CloudRolloutWorkflow, {
+            workflowId: cloudRolloutWorkflowId(input.releaseId, cloudName),
+            taskQueue: input.taskQueues.clouds[cloudName]!,
+            cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
+            parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+            args: [
+              {
+                releaseId: input.releaseId,
+                parentWorkflowId: workflowInfo().workflowId,
+                cloud: cloudName,
+                model: input.model,
+                canary: input.canary,
+                activityTimeoutSeconds: input.activityTimeoutSeconds,
+                controlTaskQueue: input.taskQueues.control,
+                paused: status.paused,
+                faultPlan: input.faultPlan,
+              },
+            ],
+          });
+          runningChildren.set(cloudName, { signal: (paused) => child.signal(setPausedSignal, paused) });
+          try {
+            return await child.result();
+          } finally {
+            runningChildren.delete(cloudName);
+          }
+        }),
+      );
+      // The first failure in a wave cancels its siblings; wait for all of them to settle so no
+      // cloud is still changing when the saga starts.
+      const settled = await Promise.allSettled(
+        rollouts.map((rollout) =>
+          rollout.catch((error: unknown) => {
+            waveScope.cancel();
+            throw error;
+          }),
+        ),
+      );
+      const failures = settled.filter((result): result is PromiseRejectedResult => result.status === 'rejected');
+      const realFailure = failures.find((failure) => !isCancellation(failure.reason));
+      if (realFailure) throw realFailure.reason;
+      if (failures.length > 0) throw failures[0]!.reason;
+    }
+  };
+
+  const promote = async (): Promise<void> => {
+    await Promise.all(
+      input.waves.flat().map(async (cloudName) => {
+        await cloudActivities(cloudName, 'bounded').promote({ releaseId: input.releaseId, model: input.model, faultPlan: input.faultPlan });
+        Object.assign(status.clouds[cloudName]!, { state: 'promoted', weight: 100, updatedAt: now() });
+        record(`promoted ${input.model.version} to stable`, cloudName);
+      }),
+    );
+  };
+
+  const body = async (): Promise<ReleaseStatus> => {
+    upsertSearchAttributes([
+      { key: StageKey, value: 'validating' },
+      { key: ModelNameKey, value: input.model.name },
+      { key: ModelVersionKey, value: input.model.version },
+      { key: CloudsKey, value: input.waves.flat() },
+    ]);
+    await control.recordAudit({ releaseId: input.releaseId, type: 'release.created', actor: input.requestedBy.id, detail: { model: input.model } });
+    await control.validateRelease(input);
+
+    await holdWhilePaused();
+    enter('staging');
+    status.staging = await control.stageRelease({ releaseId: input.releaseId, model: input.model, faultPlan: input.faultPlan });
+
+    await holdWhilePaused();
+    enter('compliance');
+    status.compliance = await control.evaluateCompliance({ input, staging: status.staging });
+    if (!status.compliance.passed) {
+      const blockers = status.compliance.findings.filter((finding) => !finding.passed && finding.severity === 'blocker');
+      return finish('failed', {
+        code: FailureCode.ComplianceBlocked,
+        message: `compliance gate blocked the release: ${blockers.map((finding) => `${finding.control} (${finding.evidence})`).join('; ')}`,
+      });
+    }
+
+    await holdWhilePaused();
+    const deadline = Date.now() + input.signoff.deadlineSeconds * 1000;
+    status.signoff.deadline = new Date(deadline).toISOString();
+    enter('awaiting-signoff');
+    const decided = await condition(
+      () => status.signoff.rejections.length > 0 || status.signoff.approvals.length >= input.signoff.quorum,
+      input.signoff.deadlineSeconds * 1000,
+    );
+    if (status.signoff.rejections.length > 0) {
+      const rejection = status.signoff.rejections[0]!;
+      return finish('rejected', { code: 'SIGNOFF_REJECTED', message: `rejected by ${rejection.approver.id}: ${rejection.comment}` });
+    }
+    if (!decided) {
+      return finish('expired', {
+        code: 'SIGNOFF_EXPIRED',
+        message: `${status.signoff.approvals.length} of ${input.signoff.quorum} approvals by the deadline ${status.signoff.deadline}`,
+      });
+    }
+
+    await holdWhilePaused();
+    enter('canary');
+    await runCanary();
+
+    enter('promoting');
+    await promote();
+    if (input.keepWarmSeconds > 0) {
+      status.warmUntil = new Date(Date.now() + input.keepWarmSeconds * 1000).toISOString();
+      record(`previous version kept warm until ${status.warmUntil}`);
+      await condition(() => false, input.keepWarmSeconds * 1000);
+    }
+    committed = true;
+    await CancellationScope.nonCancellable(() =>
+      Promise.all(
+        input.waves.flat().map((cloudName) =>
+          cloudActivities(cloudName, 'until-done').retirePrevious({
+            releaseId: input.releaseId,
+            model: input.model,
+            faultPlan: input.faultPlan,
+          }),
+        ),
+      ),
+    );
+    return finish('completed');
+  };
+
+  try {
+    return await main.run(body);
+  } catch (error) {
+    const reason = failureReason(error, stopRequest);
+    if (compensations.length === 0) {
+      return finish(stopRequest ? 'aborted' : 'failed', reason);
+    }
+    enter('rolling-back', `rolling back ${compensations.length} cloud(s): ${reason.message}`);
+    await CancellationScope.nonCancellable(async () => {
+      for (const compensation of [...compensations].reverse()) {
+        await compensation.restore(reason.message);
+      }
+    });
+    return finish('rolled-back', reason);
+  }
+}
+
+function failureReason(error: unknown, stopRequest: StopRequest | undefined): { code: string; message: string } {
+  if (stopRequest && isCancellation(error)) {
+    return stopRequest.action === 'abort'
+      ? { code: 'ABORTED', message: `aborted by ${stopRequest.by}: ${stopRequest.reason}` }
+      : { code: 'MANUAL_ROLLBACK', message: `rollback forced by ${stopRequest.by}: ${stopRequest.reason}` };
+  }
+  // The business reason is the innermost ApplicationFailure with one of our codes (a child's
+  // failing verdict arrives as ChildWorkflowFailure → ApplicationFailure); anything else is an
+  // activity or workflow that failed past its retries.
+  const chain: Error[] = [];
+  for (let cursor = error; cursor instanceof Error; cursor = cursor.cause) chain.push(cursor);
+  const coded = chain.reverse().find((failure) => failure instanceof ApplicationFailure && KNOWN_CODES.has(failure.type ?? ''));
+  if (coded instanceof ApplicationFailure) return { code: coded.type!, message: coded.message };
+  const activity = chain.find((failure): failure is ActivityFailure => failure instanceof ActivityFailure);
+  const innermost = chain[0];
+  const detail = innermost?.message ?? String(error);
+  return {
+    code: 'ACTIVITY_FAILED',
+    message: activity ? `activity ${activity.activityType} failed after its retries: ${detail}` : detail,
+  };
+}
+
+const KNOWN_CODES = new Set<string>(Object.values(FailureCode));
