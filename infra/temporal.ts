@@ -263,9 +263,9 @@ export interface DevServerOptions {
   logLevel?: string;
   /** Remote codec endpoint the Web UI uses to decode payloads. */
   uiCodecEndpoint?: string;
-  /** Receives progress lines and the server's output. */
+  /** Receives progress lines, and the server's output when there is no logFile. */
   log?: Log;
-  /** The server's stdout and stderr are appended to this file. */
+  /** The server's stdout and stderr are appended to this file (and then not sent to log). */
   logFile?: string;
 }
 
@@ -396,7 +396,7 @@ async function terminate(child: ChildProcess, exited: Promise<string>): Promise<
   }
 }
 
-/** Forwards the server's output to the log and the log file, keeping its last lines for error messages. */
+/** Forwards the server's output to the log file (or, without one, the log), keeping its last lines for error messages. */
 function captureOutput(stdout: Readable, stderr: Readable, options: ResolvedDevServerOptions) {
   const file = options.logFile ? createWriteStream(options.logFile, { flags: 'a' }) : undefined;
   // An unwritable log file must not take the server (or the caller) down with it.
@@ -407,8 +407,9 @@ function captureOutput(stdout: Readable, stderr: Readable, options: ResolvedDevS
   const onLine = (line: string) => {
     lines.push(line);
     if (lines.length > LOG_TAIL_LINES) lines.shift();
-    file?.write(`${line}\n`);
-    options.log(`temporal: ${line}`);
+    // With a log file the server's own lines go there only; the caller's log keeps the launcher's progress.
+    if (file) file.write(`${line}\n`);
+    else options.log(`temporal: ${line}`);
   };
   forEachLine(stdout, onLine);
   forEachLine(stderr, onLine);

@@ -1,0 +1,195 @@
+// `npm start`: the embedded default. Starts the Temporal dev server (SQLite file, Web UI on 8233),
+// the control worker, one worker per configured cloud (simulated aws, azure and gcp unless real ones
+// are configured) and the API, restarts a process that dies, and stops everything cleanly on Ctrl-C.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { SimulatedCloudDriver } from '../activities/cloud/simulated.js';
+import { ConfigError, loadConfig, type Config } from '../domain/config.js';
+import { startDevServer, type DevServerHandle } from '../infra/temporal.js';
+import { stateDirectory } from '../workers/factory.js';
+
+const distRoot = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
+const UI_PORT = Number(process.env.MEDRELEASE_TEMPORAL_UI_PORT ?? 8233);
+/** Where `npm start` writes the configuration every process it starts reads, and `npm run demo` finds the API. */
+export const EFFECTIVE_CONFIG = '.data/effective-config.json';
+
+/** Demo users of the embedded default: roles as documented in the README; tokens made at first start. */
+const DEMO_USERS = [
+  { id: 'rm-alice', name: 'Alice Moreau (release manager)', roles: ['release-manager'] },
+  { id: 'dr-bob', name: 'Dr Bob Okafor (clinical approver)', roles: ['clinical-approver'] },
+  { id: 'dr-carol', name: 'Dr Carol Lindqvist (clinical approver)', roles: ['clinical-approver'] },
+  { id: 'op-dave', name: 'Dave Novak (operator)', roles: ['operator'] },
+  { id: 'au-erin', name: 'Erin Walsh (auditor)', roles: ['auditor', 'viewer'] },
+];
+
+/** Models already running in the simulated clouds, so a demo release has a stable baseline to beat. */
+const DEMO_STABLE_MODELS = [
+  { name: 'chest-xray-triage', version: '2.3.0' },
+  { name: 'sepsis-risk', version: '1.8.2' },
+];
+
+const log = (line: string) => console.log(`\x1b[1m[medrelease]\x1b[0m ${line}`);
+
+async function ensureDemoUsers(file: string): Promise<void> {
+  if (existsSync(file)) return;
+  await mkdir(path.dirname(file), { recursive: true });
+  const users = DEMO_USERS.map((user) => ({ ...user, token: `${user.id}.${randomBytes(24).toString('base64url')}` }));
+  await writeFile(file, `${JSON.stringify({ users }, null, 2)}\n`, { mode: 0o600 });
+  log(`created demo users with new tokens in ${file}`);
+}
+
+async function seedSimulatedClouds(config: Config): Promise<void> {
+  for (const cloud of config.clouds.filter((entry) => entry.driver === 'simulated')) {
+    const driver = new SimulatedCloudDriver(cloud.name, { stateDir: stateDirectory(config, 'sim-clouds', cloud.name) });
+    for (const model of DEMO_STABLE_MODELS) {
+      if (await driver.describe(model.name)) continue;
+      await driver.seedStable(model.name, {
+        version: model.version,
+        image: `registry.example.org/models/${model.name}:${model.version}@sha256:${'0'.repeat(56)}${model.version.replaceAll('.', '').padStart(8, '0')}`,
+      });
+    }
+  }
+}
+
+interface Supervised {
+  name: string;
+  script: string;
+  env: NodeJS.ProcessEnv;
+  child?: ChildProcess;
+  restarts: number;
+}
+
+function launch(processInfo: Supervised, stopping: () => boolean): void {
+  const child = spawn(process.execPath, ['--enable-source-maps', path.join(distRoot, processInfo.script)], {
+    env: { ...process.env, ...processInfo.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  processInfo.child = child;
+  const prefix = `\x1b[36m[${processInfo.name}]\x1b[0m `;
+  for (const stream of [child.stdout, child.stderr]) {
+    createInterface({ input: stream }).on('line', (line) => console.log(prefix + line));
+  }
+  child.once('exit', (code, signal) => {
+    if (stopping()) return;
+    processInfo.restarts++;
+    const wait = Math.min(30_000, 1000 * 2 ** Math.min(processInfo.restarts - 1, 5));
+    log(`${processInfo.name} exited (${signal ?? `code ${code}`}); restarting in ${wait / 1000} s`);
+    setTimeout(() => {
+      if (!stopping()) launch(processInfo, stopping);
+    }, wait).unref();
+  });
+}
+
+async function stopChild(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function waitForApi(url: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const response = await fetch(`${url}/readyz`);
+      if (response.ok) return true;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+  return false;
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(2);
+    }
+    throw error;
+  }
+  await mkdir(config.dataDir, { recursive: true });
+  await ensureDemoUsers(config.users.file);
+  await seedSimulatedClouds(config);
+
+  const [host, portText] = config.temporal.address.split(':');
+  const local = host === '127.0.0.1' || host === 'localhost';
+  let server: DevServerHandle | undefined;
+  if (local) {
+    log(`starting the Temporal dev server on ${config.temporal.address} (database ${path.join(config.dataDir, 'temporal', 'medrelease.db')}) …`);
+    server = await startDevServer({
+      dbFile: path.join(config.dataDir, 'temporal', 'medrelease.db'),
+      port: Number(portText ?? 7233),
+      uiPort: UI_PORT,
+      namespace: config.temporal.namespace,
+      logFile: path.join(config.dataDir, 'temporal', 'server.log'),
+      log: (line) => log(`temporal: ${line}`),
+    });
+    config.temporal.uiUrl ??= `http://127.0.0.1:${UI_PORT}`;
+  } else {
+    log(`using the Temporal server at ${config.temporal.address}`);
+  }
+
+  // Every process reads the same resolved configuration.
+  await writeFile(EFFECTIVE_CONFIG, `${JSON.stringify(config, null, 2)}\n`);
+  const shared = {
+    MEDRELEASE_CONFIG: path.resolve(EFFECTIVE_CONFIG),
+    MEDRELEASE_LOG_PRETTY: process.stdout.isTTY ? '1' : (process.env.MEDRELEASE_LOG_PRETTY ?? '0'),
+  };
+  const processes: Supervised[] = [
+    { name: 'control-worker', script: 'workers/control-worker.js', env: shared, restarts: 0 },
+    ...config.clouds.map((cloud) => ({
+      name: `worker-${cloud.name}`,
+      script: 'workers/cloud-worker.js',
+      env: { ...shared, MEDRELEASE_CLOUD: cloud.name },
+      restarts: 0,
+    })),
+    { name: 'api', script: 'api/server.js', env: shared, restarts: 0 },
+  ];
+  let stopping = false;
+  for (const entry of processes) launch(entry, () => stopping);
+
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log(`${signal}: stopping the API, the workers, then the Temporal server …`);
+    await stopChild(processes.at(-1)!.child);
+    await Promise.all(processes.slice(0, -1).map((entry) => stopChild(entry.child)));
+    await server?.stop();
+    log('stopped; state is kept in ' + config.dataDir);
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+
+  const apiUrl = `http://${config.api.host === '0.0.0.0' ? '127.0.0.1' : config.api.host}:${config.api.port}`;
+  if (!(await waitForApi(apiUrl, 60_000))) {
+    log(`the API did not become ready at ${apiUrl}/readyz within 60 s; see the output above`);
+    return;
+  }
+  const banner = [
+    '',
+    `  API            ${apiUrl}      (OpenAPI: ${apiUrl}/docs)`,
+    `  Temporal UI    ${config.temporal.uiUrl ?? '(external)'}`,
+    `  Temporal       ${config.temporal.address}  namespace ${config.temporal.namespace}`,
+    `  Clouds         ${config.clouds.map((cloud) => `${cloud.name} (${cloud.driver}, ${cloud.region})`).join(', ')}`,
+    `  Demo users     ${config.users.file} (bearer tokens for rm-alice, dr-bob, dr-carol, op-dave, au-erin)`,
+    '',
+    '  Try it: npm run demo        Stop: Ctrl-C',
+    '',
+  ];
+  console.log(banner.join('\n'));
+}
+
+await main();
