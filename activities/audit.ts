@@ -56,7 +56,8 @@ export class FileAuditStore {
   static verify(records: AuditRecord[]): number | null {
     let previousHash = GENESIS;
     for (const [index, record] of records.entries()) {
-      if (record.sequence !== index || record.previousHash !== previousHash || hashOf(record) !== record.hash) return index;
+      if (record.sequence !== index || record.previousHash !== previousHash || hashOf(record) !== record.hash)
+        return index;
       previousHash = record.hash;
     }
     return null;

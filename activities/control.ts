@@ -33,16 +33,25 @@ export function createControlActivities(dependencies: ControlDependencies) {
         problems.push('waves: every target cloud must be in exactly one wave');
       }
       for (const name of cloudNames) {
-        if (!input.taskQueues.clouds[name]) problems.push(`clouds: '${name}' has no task queue (no worker is configured for it)`);
+        if (!input.taskQueues.clouds[name])
+          problems.push(`clouds: '${name}' has no task queue (no worker is configured for it)`);
       }
       if (input.signoff.quorum < 1) problems.push('signoff.quorum: must be at least 1');
       if (problems.length > 0) {
-        throw ApplicationFailure.nonRetryable(`release ${input.releaseId} is invalid: ${problems.join('; ')}`, FailureCode.ValidationFailed, problems);
+        throw ApplicationFailure.nonRetryable(
+          `release ${input.releaseId} is invalid: ${problems.join('; ')}`,
+          FailureCode.ValidationFailed,
+          problems,
+        );
       }
       return Promise.resolve();
     },
 
-    stageRelease(request: { releaseId: string; model: ReleaseInput['model']; faultPlan?: FaultPlan }): Promise<StagingReport> {
+    stageRelease(request: {
+      releaseId: string;
+      model: ReleaseInput['model'];
+      faultPlan?: FaultPlan;
+    }): Promise<StagingReport> {
       return dependencies.staging.stageAndEvaluate(request);
     },
 
@@ -54,15 +63,24 @@ export function createControlActivities(dependencies: ControlDependencies) {
       return Promise.resolve(dependencies.credentials.verify(request.credential));
     },
 
-    judgeCanary(request: { releaseId: string; window: TelemetryWindow; settings: CanarySettings }): Promise<StepVerdict> {
+    judgeCanary(request: {
+      releaseId: string;
+      window: TelemetryWindow;
+      settings: CanarySettings;
+    }): Promise<StepVerdict> {
       return Promise.resolve(judgeStep(dependencies.judges, request.window, request.settings, clock()));
     },
 
-    async recordAudit(event: { releaseId: string; type: string; actor: string; detail: unknown }): Promise<void> {
+    async recordAudit(event: {
+      releaseId: string;
+      type: string;
+      actor: string;
+      detail: unknown;
+    }): Promise<void> {
       // The scheduled activity's identity is stable across retries: it is the idempotency key.
       const { workflowExecution, activityId } = Context.current().info;
       await dependencies.audit.append({
-        eventId: `${workflowExecution?.runId ?? "standalone"}/${activityId}`,
+        eventId: `${workflowExecution?.runId ?? 'standalone'}/${activityId}`,
         at: clock().toISOString(),
         ...event,
       });

@@ -32,7 +32,10 @@ export class TokenVerifier {
   private readonly users: { person: Person; digest: Buffer }[];
 
   constructor(users: { id: string; name: string; roles: Person['roles']; token: string }[]) {
-    this.users = users.map((user) => ({ person: { id: user.id, name: user.name, roles: user.roles }, digest: digest(user.token) }));
+    this.users = users.map((user) => ({
+      person: { id: user.id, name: user.name, roles: user.roles },
+      digest: digest(user.token),
+    }));
   }
 
   static fromFile(file: string): TokenVerifier {
@@ -44,7 +47,9 @@ export class TokenVerifier {
     }
     const errors = compiledUsersFile.Errors(raw);
     if (errors.length > 0) {
-      throw new Error(`users file ${file} is invalid: ${errors.map((error) => `${error.instancePath || '/'} ${error.message}`).join('; ')}`);
+      throw new Error(
+        `users file ${file} is invalid: ${errors.map((error) => `${error.instancePath || '/'} ${error.message}`).join('; ')}`,
+      );
     }
     return new TokenVerifier(compiledUsersFile.Parse(raw).users);
   }
@@ -53,7 +58,9 @@ export class TokenVerifier {
     if (!token) return { valid: false, reason: 'no credential was presented' };
     const presented = digest(token);
     const match = this.users.find((user) => timingSafeEqual(user.digest, presented));
-    return match ? { valid: true, person: match.person } : { valid: false, reason: 'the credential is not valid' };
+    return match
+      ? { valid: true, person: match.person }
+      : { valid: false, reason: 'the credential is not valid' };
   }
 }
 

@@ -6,7 +6,11 @@ import { seededRandom } from './telemetry/simulated.js';
 
 export interface StagingTarget {
   readonly kind: 'simulated';
-  stageAndEvaluate(request: { releaseId: string; model: { name: string; version: string; image: string }; faultPlan?: FaultPlan }): Promise<StagingReport>;
+  stageAndEvaluate(request: {
+    releaseId: string;
+    model: { name: string; version: string; image: string };
+    faultPlan?: FaultPlan;
+  }): Promise<StagingReport>;
 }
 
 /**
@@ -26,7 +30,12 @@ export class SimulatedStagingTarget implements StagingTarget {
       specificity: round(baseline.specificity + (random() - 0.3) * 0.03 - regression / 2),
       evaluatedCases: 1820,
     };
-    return Promise.resolve({ deployedAt: new Date().toISOString(), smokeTestPassed: true, metrics, baseline });
+    return Promise.resolve({
+      deployedAt: new Date().toISOString(),
+      smokeTestPassed: true,
+      metrics,
+      baseline,
+    });
   }
 }
 

@@ -94,10 +94,13 @@ export function parseConfig(raw: unknown, source = 'configuration'): Config {
   const config = value as Config;
   const names = config.clouds.map((cloud) => cloud.name);
   const duplicate = names.find((name, index) => names.indexOf(name) !== index);
-  if (duplicate) throw new ConfigError(`${source} is invalid:\n  /clouds: cloud '${duplicate}' is configured twice`);
+  if (duplicate)
+    throw new ConfigError(`${source} is invalid:\n  /clouds: cloud '${duplicate}' is configured twice`);
   for (const [index, cloud] of config.clouds.entries()) {
     if (cloud.driver === 'kubernetes' && !cloud.kubeContext) {
-      throw new ConfigError(`${source} is invalid:\n  /clouds/${index}/kubeContext: required for the kubernetes driver`);
+      throw new ConfigError(
+        `${source} is invalid:\n  /clouds/${index}/kubeContext: required for the kubernetes driver`,
+      );
     }
   }
   return config;
@@ -112,7 +115,9 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     try {
       text = readFileSync(file, 'utf8');
     } catch (error) {
-      throw new ConfigError(`MEDRELEASE_CONFIG names ${file}, which cannot be read: ${(error as Error).message}`);
+      throw new ConfigError(
+        `MEDRELEASE_CONFIG names ${file}, which cannot be read: ${(error as Error).message}`,
+      );
     }
     raw = (path.extname(file) === '.json' ? JSON.parse(text) : parseYaml(text)) as Record<string, unknown>;
   }
@@ -127,7 +132,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
   for (const [variable, section, key, convert] of overrides) {
     const value = environment[variable];
     if (value !== undefined && value !== '') {
-      raw[section] = { ...((raw[section] as Record<string, unknown>) ?? {}), [key]: convert(value) };
+      raw[section] = { ...(raw[section] ?? {}), [key]: convert(value) };
     }
   }
   if (environment.MEDRELEASE_DATA_DIR) raw.dataDir = environment.MEDRELEASE_DATA_DIR;

@@ -18,11 +18,17 @@ export function releaseRequestProblems(request: CreateReleaseRequest, config: Co
   const configured = new Set(config.clouds.map((cloud) => cloud.name));
   request.clouds.forEach((cloud, index) => {
     if (!configured.has(cloud)) {
-      problems.push({ field: `/clouds/${index}`, message: `cloud '${cloud}' is not configured (configured: ${[...configured].join(', ')})` });
+      problems.push({
+        field: `/clouds/${index}`,
+        message: `cloud '${cloud}' is not configured (configured: ${[...configured].join(', ')})`,
+      });
     }
   });
   if (request.pilotCloud && !request.clouds.includes(request.pilotCloud)) {
-    problems.push({ field: '/pilotCloud', message: `the pilot cloud '${request.pilotCloud}' must be one of the release's clouds` });
+    problems.push({
+      field: '/pilotCloud',
+      message: `the pilot cloud '${request.pilotCloud}' must be one of the release's clouds`,
+    });
   }
   if (request.canary?.steps) {
     for (const problem of canaryStepProblems(request.canary.steps)) {
@@ -32,12 +38,23 @@ export function releaseRequestProblems(request: CreateReleaseRequest, config: Co
   }
   if (request.faultPlan) {
     if (!simulatedOnly(config)) {
-      problems.push({ field: '/faultPlan', message: 'a fault plan is only accepted while every cloud uses the simulated driver' });
+      problems.push({
+        field: '/faultPlan',
+        message: 'a fault plan is only accepted while every cloud uses the simulated driver',
+      });
     }
-    const entries = [...(request.faultPlan.telemetry ?? []).map((fault, index) => ['telemetry', index, fault.cloud] as const), ...(request.faultPlan.driver ?? []).map((fault, index) => ['driver', index, fault.cloud] as const)];
+    const entries = [
+      ...(request.faultPlan.telemetry ?? []).map(
+        (fault, index) => ['telemetry', index, fault.cloud] as const,
+      ),
+      ...(request.faultPlan.driver ?? []).map((fault, index) => ['driver', index, fault.cloud] as const),
+    ];
     for (const [kind, index, cloud] of entries) {
       if (!request.clouds.includes(cloud)) {
-        problems.push({ field: `/faultPlan/${kind}/${index}/cloud`, message: `cloud '${cloud}' is not one of the release's clouds` });
+        problems.push({
+          field: `/faultPlan/${kind}/${index}/cloud`,
+          message: `cloud '${cloud}' is not one of the release's clouds`,
+        });
       }
     }
   }

@@ -38,7 +38,10 @@ export const FaultPlan = Type.Object(
             cloud: Type.String({ pattern: CLOUD_NAME_PATTERN }),
             kind: TelemetryFaultKind,
             fromStep: Type.Optional(
-              Type.Integer({ minimum: 0, description: 'Index of the first canary step that sees it; default 0.' }),
+              Type.Integer({
+                minimum: 0,
+                description: 'Index of the first canary step that sees it; default 0.',
+              }),
             ),
           },
           { additionalProperties: false },
@@ -125,22 +128,35 @@ export const CreateReleaseRequest = Type.Object(
             Type.Array(Type.Integer({ minimum: 1, maximum: 100 }), {
               minItems: 1,
               maxItems: 20,
-              description: 'Canary traffic weights in percent, strictly increasing, ending at 100. Default 5, 25, 50, 100.',
+              description:
+                'Canary traffic weights in percent, strictly increasing, ending at 100. Default 5, 25, 50, 100.',
             }),
           ),
           analysisIntervalSeconds: Type.Optional(
-            Type.Number({ minimum: 0, maximum: 86_400, description: 'Wait before each step is judged. Default 300.' }),
+            Type.Number({
+              minimum: 0,
+              maximum: 86_400,
+              description: 'Wait before each step is judged. Default 300.',
+            }),
           ),
           maxErrorRate: Type.Optional(
-            Type.Number({ minimum: 0, maximum: 1, description: 'Threshold judge: highest canary error rate. Default 0.02.' }),
+            Type.Number({
+              minimum: 0,
+              maximum: 1,
+              description: 'Threshold judge: highest canary error rate. Default 0.02.',
+            }),
           ),
           maxLatencyP99Ms: Type.Optional(
-            Type.Number({ exclusiveMinimum: 0, description: 'Threshold judge: highest canary p99 latency. Default 800.' }),
+            Type.Number({
+              exclusiveMinimum: 0,
+              description: 'Threshold judge: highest canary p99 latency. Default 800.',
+            }),
           ),
           maxLatencyRegression: Type.Optional(
             Type.Number({
               minimum: 0,
-              description: 'Threshold judge: highest canary p99 relative to the baseline’s (1.5 = +50 %). Default 1.5.',
+              description:
+                'Threshold judge: highest canary p99 relative to the baseline’s (1.5 = +50 %). Default 1.5.',
             }),
           ),
         },
@@ -150,7 +166,9 @@ export const CreateReleaseRequest = Type.Object(
     signoff: Type.Optional(
       Type.Object(
         {
-          quorum: Type.Optional(Type.Integer({ minimum: 1, maximum: 10, description: 'Distinct approvals needed. Default 2.' })),
+          quorum: Type.Optional(
+            Type.Integer({ minimum: 1, maximum: 10, description: 'Distinct approvals needed. Default 2.' }),
+          ),
           deadlineSeconds: Type.Optional(
             Type.Number({ exclusiveMinimum: 0, maximum: 30 * 86_400, description: 'Default 7 days.' }),
           ),
@@ -162,11 +180,16 @@ export const CreateReleaseRequest = Type.Object(
       Type.Number({
         minimum: 0,
         maximum: 30 * 86_400,
-        description: 'How long the previous version stays warm after promotion for instant rollback. Default 3600.',
+        description:
+          'How long the previous version stays warm after promotion for instant rollback. Default 3600.',
       }),
     ),
     activityTimeoutSeconds: Type.Optional(
-      Type.Number({ minimum: 1, maximum: 3600, description: 'Start-to-close timeout of each cloud activity. Default 60.' }),
+      Type.Number({
+        minimum: 1,
+        maximum: 3600,
+        description: 'Start-to-close timeout of each cloud activity. Default 60.',
+      }),
     ),
     faultPlan: Type.Optional(FaultPlan),
   },
@@ -237,7 +260,14 @@ export const ACTIVE_STAGES = [
   'promoting',
   'rolling-back',
 ] as const;
-export const TERMINAL_STAGES = ['completed', 'rolled-back', 'rejected', 'expired', 'failed', 'aborted'] as const;
+export const TERMINAL_STAGES = [
+  'completed',
+  'rolled-back',
+  'rejected',
+  'expired',
+  'failed',
+  'aborted',
+] as const;
 export type ActiveStage = (typeof ACTIVE_STAGES)[number];
 export type TerminalStage = (typeof TERMINAL_STAGES)[number];
 export type Stage = ActiveStage | TerminalStage;

@@ -22,7 +22,10 @@ export function signoffRefusal(
     };
   }
   if (!actor.roles.includes('clinical-approver')) {
-    return { code: SignoffRefusal.NotClinicalApprover, message: `'${actor.id}' does not have the clinical-approver role` };
+    return {
+      code: SignoffRefusal.NotClinicalApprover,
+      message: `'${actor.id}' does not have the clinical-approver role`,
+    };
   }
   if (actor.id === status.requestedBy.id) {
     return {
@@ -32,10 +35,16 @@ export function signoffRefusal(
   }
   const decided = [...status.signoff.approvals, ...status.signoff.rejections];
   if (decided.some((record) => record.approver.id === actor.id)) {
-    return { code: SignoffRefusal.AlreadySignedOff, message: `'${actor.id}' has already signed off this release` };
+    return {
+      code: SignoffRefusal.AlreadySignedOff,
+      message: `'${actor.id}' has already signed off this release`,
+    };
   }
   if (comment.trim().length < 3) {
-    return { code: SignoffRefusal.CommentRequired, message: 'comment: a sign-off needs a comment of at least 3 characters' };
+    return {
+      code: SignoffRefusal.CommentRequired,
+      message: 'comment: a sign-off needs a comment of at least 3 characters',
+    };
   }
   return undefined;
 }
@@ -59,7 +68,10 @@ export function operatorRefusal(
 ): Refusal | undefined {
   const allowed = ACTION_ROLES[action];
   if (!actor.roles.some((role) => allowed.includes(role))) {
-    return { code: 'NOT_PERMITTED', message: `'${actor.id}' needs one of the roles ${allowed.join(', ')} to ${action}` };
+    return {
+      code: 'NOT_PERMITTED',
+      message: `'${actor.id}' needs one of the roles ${allowed.join(', ')} to ${action}`,
+    };
   }
   if (isTerminal(state.stage)) {
     return { code: 'INVALID_STATE', message: `the release has already ended ('${state.stage}')` };
@@ -75,7 +87,10 @@ export function operatorRefusal(
     case 'rollback':
       return state.cloudsTouched
         ? undefined
-        : { code: 'INVALID_STATE', message: 'no cloud has been changed yet, so there is nothing to roll back: abort instead' };
+        : {
+            code: 'INVALID_STATE',
+            message: 'no cloud has been changed yet, so there is nothing to roll back: abort instead',
+          };
     case 'abort':
       return undefined;
   }
@@ -93,11 +108,15 @@ export function canaryStepProblems(steps: number[]): string[] {
   const problems: string[] = [];
   steps.forEach((weight, index) => {
     if (index > 0 && weight <= steps[index - 1]!) {
-      problems.push(`canary.steps/${index}: weights must be strictly increasing (${weight} follows ${steps[index - 1]})`);
+      problems.push(
+        `canary.steps/${index}: weights must be strictly increasing (${weight} follows ${steps[index - 1]})`,
+      );
     }
   });
   if (steps[steps.length - 1] !== 100) {
-    problems.push(`canary.steps/${steps.length - 1}: the last step must be 100 (the canary takes all traffic before promotion)`);
+    problems.push(
+      `canary.steps/${steps.length - 1}: the last step must be 100 (the canary takes all traffic before promotion)`,
+    );
   }
   return problems;
 }

@@ -4,7 +4,10 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 
 export const StageKey = defineSearchAttributeKey('MedreleaseStage', SearchAttributeType.KEYWORD);
 export const ModelNameKey = defineSearchAttributeKey('MedreleaseModel', SearchAttributeType.KEYWORD);
-export const ModelVersionKey = defineSearchAttributeKey('MedreleaseModelVersion', SearchAttributeType.KEYWORD);
+export const ModelVersionKey = defineSearchAttributeKey(
+  'MedreleaseModelVersion',
+  SearchAttributeType.KEYWORD,
+);
 export const CloudsKey = defineSearchAttributeKey('MedreleaseClouds', SearchAttributeType.KEYWORD_LIST);
 
 /** Name and CLI type of every custom search attribute, as `temporal server start-dev --search-attribute` takes them. */

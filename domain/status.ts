@@ -47,7 +47,8 @@ export interface StepVerdict {
   verdicts: Verdict[];
 }
 
-export type CloudState = 'pending' | 'deploying' | 'canary' | 'passed' | 'promoted' | 'failed' | 'rolled-back';
+export type CloudState =
+  'pending' | 'deploying' | 'canary' | 'passed' | 'promoted' | 'failed' | 'rolled-back';
 
 export interface CloudStatus {
   cloud: string;

@@ -468,7 +468,7 @@ const SDK_SEARCH_ATTRIBUTE_TYPES: Record<(typeof SEARCH_ATTRIBUTES)[string], Sea
 type IndexedValueType = NonNullable<ReturnType<typeof encodeSearchAttributeIndexedValueType>>;
 
 function indexedValueType(name: string): IndexedValueType {
-  return encodeSearchAttributeIndexedValueType(SDK_SEARCH_ATTRIBUTE_TYPES[SEARCH_ATTRIBUTES[name]])!;
+  return encodeSearchAttributeIndexedValueType(SDK_SEARCH_ATTRIBUTE_TYPES[SEARCH_ATTRIBUTES[name]!])!;
 }
 
 /**

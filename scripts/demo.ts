@@ -25,23 +25,40 @@ async function readJson<T>(file: string, what: string): Promise<T> {
   try {
     return JSON.parse(await readFile(file, 'utf8')) as T;
   } catch (error) {
-    throw new Error(`cannot read ${what} at ${file} (is 'npm start' running in this folder?): ${(error as Error).message}`);
+    throw new Error(
+      `cannot read ${what} at ${file} (is 'npm start' running in this folder?): ${(error as Error).message}`,
+    );
   }
 }
 
-const config = await readJson<EffectiveConfig>('.data/effective-config.json', 'the configuration written by npm start');
-const apiUrl = options.api ?? `http://${config.api.host === '0.0.0.0' ? '127.0.0.1' : config.api.host}:${config.api.port}`;
-const { users } = await readJson<{ users: { id: string; token: string }[] }>(options['users-file'] ?? config.users.file, 'the demo users');
+const config = await readJson<EffectiveConfig>(
+  '.data/effective-config.json',
+  'the configuration written by npm start',
+);
+const apiUrl =
+  options.api ?? `http://${config.api.host === '0.0.0.0' ? '127.0.0.1' : config.api.host}:${config.api.port}`;
+const { users } = await readJson<{ users: { id: string; token: string }[] }>(
+  options['users-file'] ?? config.users.file,
+  'the demo users',
+);
 const token = (id: string) => {
   const user = users.find((candidate) => candidate.id === id);
   if (!user) throw new Error(`demo user '${id}' is missing from the users file`);
   return user.token;
 };
 
-async function api<T>(method: string, route: string, as: string, body?: unknown): Promise<{ status: number; body: T }> {
+async function api<T>(
+  method: string,
+  route: string,
+  as: string,
+  body?: unknown,
+): Promise<{ status: number; body: T }> {
   const response = await fetch(`${apiUrl}${route}`, {
     method,
-    headers: { authorization: `Bearer ${token(as)}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    headers: {
+      authorization: `Bearer ${token(as)}`,
+      ...(body ? { 'content-type': 'application/json' } : {}),
+    },
     ...(body ? { body: JSON.stringify(body) } : {}),
   });
   return { status: response.status, body: (await response.json()) as T };
@@ -91,19 +108,31 @@ const plans = [
   },
 ] as const;
 
-const print = (label: string, line: string) => console.log(`${new Date().toISOString().slice(11, 19)}  ${label.padEnd(8)} ${line}`);
+const print = (label: string, line: string) =>
+  console.log(`${new Date().toISOString().slice(11, 19)}  ${label.padEnd(8)} ${line}`);
 
 async function createAndSignOff(plan: (typeof plans)[number]): Promise<void> {
-  const created = await api<{ releaseId: string; code?: string; message?: string }>('POST', '/releases', 'rm-alice', plan.request);
+  const created = await api<{ releaseId: string; code?: string; message?: string }>(
+    'POST',
+    '/releases',
+    'rm-alice',
+    plan.request,
+  );
   if (created.status !== 201 && created.status !== 200) {
-    throw new Error(`creating the ${plan.label} release failed: HTTP ${created.status} ${JSON.stringify(created.body)}`);
+    throw new Error(
+      `creating the ${plan.label} release failed: HTTP ${created.status} ${JSON.stringify(created.body)}`,
+    );
   }
-  print(plan.label, `created ${plan.request.releaseId} (${plan.request.model.name} ${plan.request.model.version}) by rm-alice`);
+  print(
+    plan.label,
+    `created ${plan.request.releaseId} (${plan.request.model.name} ${plan.request.model.version}) by rm-alice`,
+  );
 }
 
 async function status(releaseId: string): Promise<ReleaseStatus> {
   const response = await api<ReleaseStatus>('GET', `/releases/${releaseId}`, 'au-erin');
-  if (response.status !== 200) throw new Error(`reading ${releaseId} failed: HTTP ${response.status} ${JSON.stringify(response.body)}`);
+  if (response.status !== 200)
+    throw new Error(`reading ${releaseId} failed: HTTP ${response.status} ${JSON.stringify(response.body)}`);
   return response.body;
 }
 
@@ -123,14 +152,21 @@ async function follow(plan: (typeof plans)[number], deadline: number): Promise<R
           'POST',
           `/releases/${releaseId}/signoff`,
           approver,
-          { decision: 'approve', comment: `Reviewed staging evaluation and compliance report for ${plan.request.model.name} ${plan.request.model.version}.` },
+          {
+            decision: 'approve',
+            comment: `Reviewed staging evaluation and compliance report for ${plan.request.model.name} ${plan.request.model.version}.`,
+          },
         );
         signedBy.add(approver);
-        print(plan.label, `sign-off by ${approver}: HTTP ${response.status} ${response.status === 200 ? `(${response.body.approvals} approvals)` : `${response.body.code}: ${response.body.message}`}`);
+        print(
+          plan.label,
+          `sign-off by ${approver}: HTTP ${response.status} ${response.status === 200 ? `(${response.body.approvals} approvals)` : `${response.body.code}: ${response.body.message}`}`,
+        );
       }
     }
     if (current.outcome) return current;
-    if (Date.now() > deadline) throw new Error(`${releaseId} did not finish in time (stage ${current.stage})`);
+    if (Date.now() > deadline)
+      throw new Error(`${releaseId} did not finish in time (stage ${current.stage})`);
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
 }
@@ -140,9 +176,13 @@ function timelineChart(status: ReleaseStatus): string {
   const start = Date.parse(status.timeline[0]?.at ?? status.requestedAt);
   const end = Date.parse(status.updatedAt);
   const width = 60;
-  const column = (at: string) => Math.min(width - 1, Math.floor(((Date.parse(at) - start) / Math.max(1, end - start)) * width));
-  const glyph = (weight: number) => (weight === 0 ? '·' : weight < 25 ? '▁' : weight < 50 ? '▃' : weight < 100 ? '▅' : '█');
-  const lines = [`  ${status.releaseId}: ${status.outcome} after ${((end - start) / 1000).toFixed(0)} s   (canary weight: · 0  ▁ <25  ▃ <50  ▅ <100  █ 100, ✗ failed, ↺ restored)`];
+  const column = (at: string) =>
+    Math.min(width - 1, Math.floor(((Date.parse(at) - start) / Math.max(1, end - start)) * width));
+  const glyph = (weight: number) =>
+    weight === 0 ? '·' : weight < 25 ? '▁' : weight < 50 ? '▃' : weight < 100 ? '▅' : '█';
+  const lines = [
+    `  ${status.releaseId}: ${status.outcome} after ${((end - start) / 1000).toFixed(0)} s   (canary weight: · 0  ▁ <25  ▃ <50  ▅ <100  █ 100, ✗ failed, ↺ restored)`,
+  ];
   for (const cloud of Object.keys(status.clouds)) {
     const row = Array.from({ length: width }, () => ' ');
     let weight = 0;
@@ -193,9 +233,13 @@ async function main(): Promise<number> {
   }
   if (config.temporal.uiUrl) {
     const query = encodeURIComponent(`MedreleaseModel IN ("chest-xray-triage", "sepsis-risk")`);
-    console.log(`\nIn the Temporal UI: ${config.temporal.uiUrl}/namespaces/${config.temporal.namespace}/workflows?query=${query}`);
+    console.log(
+      `\nIn the Temporal UI: ${config.temporal.uiUrl}/namespaces/${config.temporal.namespace}/workflows?query=${query}`,
+    );
   }
-  console.log(`\ndemo summary: ${ok ? 'both releases ended as expected' : 'a release did NOT end as expected'} (healthy → ${results[0]!.outcome}, faulty → ${results[1]!.outcome})`);
+  console.log(
+    `\ndemo summary: ${ok ? 'both releases ended as expected' : 'a release did NOT end as expected'} (healthy → ${results[0]!.outcome}, faulty → ${results[1]!.outcome})`,
+  );
   return ok ? 0 : 1;
 }
 

@@ -38,14 +38,19 @@ const log = (line: string) => console.log(`\x1b[1m[medrelease]\x1b[0m ${line}`);
 async function ensureDemoUsers(file: string): Promise<void> {
   if (existsSync(file)) return;
   await mkdir(path.dirname(file), { recursive: true });
-  const users = DEMO_USERS.map((user) => ({ ...user, token: `${user.id}.${randomBytes(24).toString('base64url')}` }));
+  const users = DEMO_USERS.map((user) => ({
+    ...user,
+    token: `${user.id}.${randomBytes(24).toString('base64url')}`,
+  }));
   await writeFile(file, `${JSON.stringify({ users }, null, 2)}\n`, { mode: 0o600 });
   log(`created demo users with new tokens in ${file}`);
 }
 
 async function seedSimulatedClouds(config: Config): Promise<void> {
   for (const cloud of config.clouds.filter((entry) => entry.driver === 'simulated')) {
-    const driver = new SimulatedCloudDriver(cloud.name, { stateDir: stateDirectory(config, 'sim-clouds', cloud.name) });
+    const driver = new SimulatedCloudDriver(cloud.name, {
+      stateDir: stateDirectory(config, 'sim-clouds', cloud.name),
+    });
     for (const model of DEMO_STABLE_MODELS) {
       if (await driver.describe(model.name)) continue;
       await driver.seedStable(model.name, {
@@ -127,7 +132,9 @@ async function main(): Promise<void> {
   const local = host === '127.0.0.1' || host === 'localhost';
   let server: DevServerHandle | undefined;
   if (local) {
-    log(`starting the Temporal dev server on ${config.temporal.address} (database ${path.join(config.dataDir, 'temporal', 'medrelease.db')}) …`);
+    log(
+      `starting the Temporal dev server on ${config.temporal.address} (database ${path.join(config.dataDir, 'temporal', 'medrelease.db')}) …`,
+    );
     server = await startDevServer({
       dbFile: path.join(config.dataDir, 'temporal', 'medrelease.db'),
       port: Number(portText ?? 7233),

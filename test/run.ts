@@ -35,18 +35,35 @@ const log = (line: string) => console.log(`[temporal] ${line}`);
 const cli = await ensureTemporalCli({ log });
 log(`using the Temporal CLI from ${cli.source}${cli.path ? ` (${cli.path})` : ''}`);
 const dataDir = await mkdtemp(path.join(tmpdir(), 'medrelease-test-server-'));
-const server = await startDevServer({ dbFile: path.join(dataDir, 'temporal.db'), port: await findFreePort(), headless: true, log });
+const server = await startDevServer({
+  dbFile: path.join(dataDir, 'temporal.db'),
+  port: await findFreePort(),
+  headless: true,
+  log,
+});
 log(`dev server ready at ${server.address}`);
 
 const concurrency = process.env.MEDRELEASE_TEST_CONCURRENCY ?? '2';
-const child = spawn(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', `--test-timeout=${process.env.MEDRELEASE_TEST_TIMEOUT_MS ?? 240_000}`, ...files], {
-  stdio: 'inherit',
-  env: { ...process.env, TEMPORAL_TEST_ADDRESS: server.address },
-});
+const child = spawn(
+  process.execPath,
+  [
+    '--test',
+    `--test-concurrency=${concurrency}`,
+    '--test-reporter=spec',
+    `--test-timeout=${process.env.MEDRELEASE_TEST_TIMEOUT_MS ?? 240_000}`,
+    ...files,
+  ],
+  {
+    stdio: 'inherit',
+    env: { ...process.env, TEMPORAL_TEST_ADDRESS: server.address },
+  },
+);
 const forward = (signal: NodeJS.Signals) => child.kill(signal);
 process.once('SIGINT', forward);
 process.once('SIGTERM', forward);
-const code = await new Promise<number>((resolve) => child.once('exit', (exitCode, signal) => resolve(exitCode ?? (signal ? 1 : 0))));
+const code = await new Promise<number>((resolve) =>
+  child.once('exit', (exitCode, signal) => resolve(exitCode ?? (signal ? 1 : 0))),
+);
 await server.stop();
 await rm(dataDir, { recursive: true, force: true });
 process.exit(code);

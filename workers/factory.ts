@@ -28,7 +28,12 @@ export interface WorkerContext {
   connection: NativeConnection;
   workflows?: WorkflowSource;
   /** Worker tuning (cached workflows, task slots); the sizing guide in docs/ explains the values. */
-  tuning?: Partial<Pick<WorkerOptions, 'maxCachedWorkflows' | 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions'>>;
+  tuning?: Partial<
+    Pick<
+      WorkerOptions,
+      'maxCachedWorkflows' | 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions'
+    >
+  >;
   identity?: string;
 }
 
@@ -59,7 +64,9 @@ export async function createControlWorker(context: WorkerContext): Promise<Worke
 export function cloudConfig(config: Config, cloud: string): CloudConfig {
   const found = config.clouds.find((candidate) => candidate.name === cloud);
   if (!found) {
-    throw new Error(`cloud '${cloud}' is not configured (configured: ${config.clouds.map((candidate) => candidate.name).join(', ')})`);
+    throw new Error(
+      `cloud '${cloud}' is not configured (configured: ${config.clouds.map((candidate) => candidate.name).join(', ')})`,
+    );
   }
   return found;
 }
@@ -84,7 +91,9 @@ export function createTelemetrySource(cloud: CloudConfig): TelemetrySource {
   throw new Error(`cloud '${cloud.name}': the prometheus telemetry source is not part of this version yet`);
 }
 
-export async function createCloudWorker(context: WorkerContext & { cloud: string; driver?: CloudDriver }): Promise<Worker> {
+export async function createCloudWorker(
+  context: WorkerContext & { cloud: string; driver?: CloudDriver },
+): Promise<Worker> {
   const { config } = context;
   const cloud = cloudConfig(config, context.cloud);
   const activities = createCloudActivities({

@@ -53,7 +53,12 @@ export async function CloudRolloutWorkflow(input: CloudRolloutInput): Promise<Cl
   const control = proxyActivities<ControlActivities>({
     taskQueue: input.controlTaskQueue,
     startToCloseTimeout: '1 minute',
-    retry: { initialInterval: '1 second', maximumInterval: '20 seconds', maximumAttempts: 8, nonRetryableErrorTypes: NON_RETRYABLE_FAILURES },
+    retry: {
+      initialInterval: '1 second',
+      maximumInterval: '20 seconds',
+      maximumAttempts: 8,
+      nonRetryableErrorTypes: NON_RETRYABLE_FAILURES,
+    },
   });
 
   let paused = input.paused;
@@ -61,7 +66,8 @@ export async function CloudRolloutWorkflow(input: CloudRolloutInput): Promise<Cl
     paused = value;
   });
   const parent = getExternalWorkflowHandle(input.parentWorkflowId);
-  const report = (progress: Omit<CloudProgress, 'cloud'>) => parent.signal(cloudProgressSignal, { cloud: input.cloud, ...progress });
+  const report = (progress: Omit<CloudProgress, 'cloud'>) =>
+    parent.signal(cloudProgressSignal, { cloud: input.cloud, ...progress });
   const target = { releaseId: input.releaseId, model: input.model, faultPlan: input.faultPlan };
 
   await report({ state: 'deploying', step: null, weight: 0, event: 'canary deployment started' });
@@ -84,22 +90,49 @@ export async function CloudRolloutWorkflow(input: CloudRolloutInput): Promise<Cl
       weight,
       windowSeconds: input.canary.analysisIntervalSeconds,
     });
-    const stepVerdict = await control.judgeCanary({ releaseId: input.releaseId, window, settings: input.canary });
+    const stepVerdict = await control.judgeCanary({
+      releaseId: input.releaseId,
+      window,
+      settings: input.canary,
+    });
     steps.push(stepVerdict);
     const summary = stepVerdict.verdicts.map((verdict) => verdict.summary).join('; ');
     if (!stepVerdict.passed) {
-      await report({ state: 'failed', step, weight, verdict: stepVerdict, event: `step ${step + 1} failed: ${summary}` });
+      await report({
+        state: 'failed',
+        step,
+        weight,
+        verdict: stepVerdict,
+        event: `step ${step + 1} failed: ${summary}`,
+      });
       await cloud.rollback({ ...target, reason: `canary verdict failed at ${weight}%` });
-      await report({ state: 'rolled-back', step, weight: 0, verdict: stepVerdict, event: 'cloud restored to the stable version' });
+      await report({
+        state: 'rolled-back',
+        step,
+        weight: 0,
+        verdict: stepVerdict,
+        event: 'cloud restored to the stable version',
+      });
       throw ApplicationFailure.nonRetryable(
         `canary in ${input.cloud} failed at ${weight}%: ${summary}`,
         FailureCode.CanaryVerdictFailed,
         { cloud: input.cloud, verdict: stepVerdict },
       );
     }
-    await report({ state: 'canary', step, weight, verdict: stepVerdict, event: `step ${step + 1} passed at ${weight}%` });
+    await report({
+      state: 'canary',
+      step,
+      weight,
+      verdict: stepVerdict,
+      event: `step ${step + 1} passed at ${weight}%`,
+    });
   }
-  await report({ state: 'passed', step: input.canary.steps.length - 1, weight: 100, event: 'canary passed every step' });
+  await report({
+    state: 'passed',
+    step: input.canary.steps.length - 1,
+    weight: 100,
+    event: 'canary passed every step',
+  });
   return { cloud: input.cloud, steps };
 }
 

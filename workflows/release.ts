@@ -22,7 +22,13 @@ import {
 import type { CloudActivities } from '../activities/cloud/activities.js';
 import type { ControlActivities } from '../activities/control.js';
 import { FailureCode, NON_RETRYABLE_FAILURES } from '../domain/errors.js';
-import { isTerminal, type Person, type ReleaseInput, type Stage, type TerminalStage } from '../domain/release.js';
+import {
+  isTerminal,
+  type Person,
+  type ReleaseInput,
+  type Stage,
+  type TerminalStage,
+} from '../domain/release.js';
 import { operatorRefusal, signoffRefusal } from '../domain/rules.js';
 import { CloudsKey, ModelNameKey, ModelVersionKey, StageKey } from '../domain/search-attributes.js';
 import type { OperatorAction, ReleaseStatus, SignoffRecord } from '../domain/status.js';
@@ -37,6 +43,7 @@ import {
   statusQuery,
   type OperateArgs,
   type OperateResult,
+  type SignoffArgs,
   type SignoffResult,
 } from './messages.js';
 
@@ -100,8 +107,14 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
     updatedAt: now(),
   };
   const record = (event: string, cloudName?: string) => {
-    status.timeline.push({ at: now(), stage: status.stage, event, ...(cloudName ? { cloud: cloudName } : {}) });
-    if (status.timeline.length > TIMELINE_LIMIT) status.timeline.splice(0, status.timeline.length - TIMELINE_LIMIT);
+    status.timeline.push({
+      at: now(),
+      stage: status.stage,
+      event,
+      ...(cloudName ? { cloud: cloudName } : {}),
+    });
+    if (status.timeline.length > TIMELINE_LIMIT)
+      status.timeline.splice(0, status.timeline.length - TIMELINE_LIMIT);
     status.updatedAt = now();
   };
   const enter = (stage: Stage, event?: string) => {
@@ -125,11 +138,22 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
     comment: string,
     via: 'update' | 'signal',
   ): Promise<SignoffResult> => {
-    const signoffRecord: SignoffRecord = { approver: { id: approver.id, name: approver.name }, decision, comment, at: now(), via };
+    const signoffRecord: SignoffRecord = {
+      approver: { id: approver.id, name: approver.name },
+      decision,
+      comment,
+      at: now(),
+      via,
+    };
     (decision === 'approve' ? status.signoff.approvals : status.signoff.rejections).push(signoffRecord);
     record(`${decision === 'approve' ? 'approved' : 'rejected'} by ${approver.id} (${via})`);
     const settles = decision === 'reject' || status.signoff.approvals.length >= input.signoff.quorum;
-    await control.recordAudit({ releaseId: input.releaseId, type: `signoff.${decision}`, actor: approver.id, detail: { comment, via } });
+    await control.recordAudit({
+      releaseId: input.releaseId,
+      type: `signoff.${decision}`,
+      actor: approver.id,
+      detail: { comment, via },
+    });
     return {
       accepted: true,
       decision,
@@ -140,7 +164,7 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
   };
 
   setHandler(signoffUpdate, (args) => acceptSignoff(args.approver, args.decision, args.comment, 'update'), {
-    validator: (args) => {
+    validator: (args: SignoffArgs) => {
       const refusal = signoffRefusal(status, args.approver, args.comment);
       if (refusal) throw ApplicationFailure.nonRetryable(refusal.message, refusal.code);
     },
@@ -166,7 +190,13 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
   });
 
   const operate = async (args: OperateArgs, via: 'update' | 'signal'): Promise<OperateResult> => {
-    const action: OperatorAction = { action: args.action, by: args.by.id, reason: args.reason, at: now(), via };
+    const action: OperatorAction = {
+      action: args.action,
+      by: args.by.id,
+      reason: args.reason,
+      at: now(),
+      via,
+    };
     status.operatorActions.push(action);
     record(`${args.action} by ${args.by.id}: ${args.reason}`);
     if (args.action === 'pause' || args.action === 'resume') {
@@ -176,7 +206,12 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
       stopRequest = { action: args.action, by: args.by.id, reason: args.reason };
       main.cancel();
     }
-    await control.recordAudit({ releaseId: input.releaseId, type: `operator.${args.action}`, actor: args.by.id, detail: { reason: args.reason, via } });
+    await control.recordAudit({
+      releaseId: input.releaseId,
+      type: `operator.${args.action}`,
+      actor: args.by.id,
+      detail: { reason: args.reason, via },
+    });
     return { accepted: true, action: args.action, stage: status.stage, paused: status.paused };
   };
   // Once the warm window is over the previous version is retired: from then on nothing can be undone.
@@ -185,12 +220,19 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
     stopRequest
       ? { code: 'INVALID_STATE', message: `the release is already stopping (${stopRequest.action})` }
       : committed
-        ? { code: 'INVALID_STATE', message: 'the release is being finalised: the previous version has been retired' }
+        ? {
+            code: 'INVALID_STATE',
+            message: 'the release is being finalised: the previous version has been retired',
+          }
         : undefined;
-  const operatorState = () => ({ stage: status.stage, paused: status.paused, cloudsTouched: compensations.length > 0 });
+  const operatorState = () => ({
+    stage: status.stage,
+    paused: status.paused,
+    cloudsTouched: compensations.length > 0,
+  });
 
   setHandler(operateUpdate, (args) => operate(args, 'update'), {
-    validator: (args) => {
+    validator: (args: OperateArgs) => {
       const refusal =
         (args.action === 'abort' || args.action === 'rollback' ? stopRefusal() : undefined) ??
         operatorRefusal(operatorState(), args.by, args.action);
@@ -214,17 +256,30 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
   setHandler(cloudProgressSignal, (progress) => {
     const cloudStatus = status.clouds[progress.cloud];
     if (!cloudStatus || isTerminal(status.stage)) return;
-    Object.assign(cloudStatus, { state: progress.state, step: progress.step, weight: progress.weight, updatedAt: now() });
+    Object.assign(cloudStatus, {
+      state: progress.state,
+      step: progress.step,
+      weight: progress.weight,
+      updatedAt: now(),
+    });
     if (progress.verdict) cloudStatus.lastVerdict = progress.verdict;
     record(progress.event, progress.cloud);
   });
 
   // ---- the stages ------------------------------------------------------------------------------
-  const finish = async (outcome: TerminalStage, reason?: { code: string; message: string }): Promise<ReleaseStatus> => {
+  const finish = async (
+    outcome: TerminalStage,
+    reason?: { code: string; message: string },
+  ): Promise<ReleaseStatus> => {
     status.outcome = outcome;
     if (reason) status.reason = reason;
     enter(outcome, reason ? `${outcome}: ${reason.message}` : outcome);
-    await control.recordAudit({ releaseId: input.releaseId, type: `release.${outcome}`, actor: 'medrelease', detail: reason ?? {} });
+    await control.recordAudit({
+      releaseId: input.releaseId,
+      type: `release.${outcome}`,
+      actor: 'medrelease',
+      detail: reason ?? {},
+    });
     await condition(allHandlersFinished);
     return status;
   };
@@ -240,7 +295,12 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
           compensations.push({
             cloud: cloudName,
             restore: async (reason) => {
-              await activities.rollback({ releaseId: input.releaseId, model: input.model, faultPlan: input.faultPlan, reason });
+              await activities.rollback({
+                releaseId: input.releaseId,
+                model: input.model,
+                faultPlan: input.faultPlan,
+                reason,
+              });
               Object.assign(status.clouds[cloudName]!, { state: 'rolled-back', weight: 0, updatedAt: now() });
               record('restored to the stable version', cloudName);
             },
@@ -282,7 +342,9 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
           }),
         ),
       );
-      const failures = settled.filter((result): result is PromiseRejectedResult => result.status === 'rejected');
+      const failures = settled.filter(
+        (result): result is PromiseRejectedResult => result.status === 'rejected',
+      );
       const realFailure = failures.find((failure) => !isCancellation(failure.reason));
       if (realFailure) throw realFailure.reason;
       if (failures.length > 0) throw failures[0]!.reason;
@@ -292,7 +354,11 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
   const promote = async (): Promise<void> => {
     await Promise.all(
       input.waves.flat().map(async (cloudName) => {
-        await cloudActivities(cloudName, 'bounded').promote({ releaseId: input.releaseId, model: input.model, faultPlan: input.faultPlan });
+        await cloudActivities(cloudName, 'bounded').promote({
+          releaseId: input.releaseId,
+          model: input.model,
+          faultPlan: input.faultPlan,
+        });
         Object.assign(status.clouds[cloudName]!, { state: 'promoted', weight: 100, updatedAt: now() });
         record(`promoted ${input.model.version} to stable`, cloudName);
       }),
@@ -306,18 +372,29 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
       { key: ModelVersionKey, value: input.model.version },
       { key: CloudsKey, value: input.waves.flat() },
     ]);
-    await control.recordAudit({ releaseId: input.releaseId, type: 'release.created', actor: input.requestedBy.id, detail: { model: input.model } });
+    await control.recordAudit({
+      releaseId: input.releaseId,
+      type: 'release.created',
+      actor: input.requestedBy.id,
+      detail: { model: input.model },
+    });
     await control.validateRelease(input);
 
     await holdWhilePaused();
     enter('staging');
-    status.staging = await control.stageRelease({ releaseId: input.releaseId, model: input.model, faultPlan: input.faultPlan });
+    status.staging = await control.stageRelease({
+      releaseId: input.releaseId,
+      model: input.model,
+      faultPlan: input.faultPlan,
+    });
 
     await holdWhilePaused();
     enter('compliance');
     status.compliance = await control.evaluateCompliance({ input, staging: status.staging });
     if (!status.compliance.passed) {
-      const blockers = status.compliance.findings.filter((finding) => !finding.passed && finding.severity === 'blocker');
+      const blockers = status.compliance.findings.filter(
+        (finding) => !finding.passed && finding.severity === 'blocker',
+      );
       return finish('failed', {
         code: FailureCode.ComplianceBlocked,
         message: `compliance gate blocked the release: ${blockers.map((finding) => `${finding.control} (${finding.evidence})`).join('; ')}`,
@@ -334,7 +411,10 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
     );
     if (status.signoff.rejections.length > 0) {
       const rejection = status.signoff.rejections[0]!;
-      return finish('rejected', { code: 'SIGNOFF_REJECTED', message: `rejected by ${rejection.approver.id}: ${rejection.comment}` });
+      return finish('rejected', {
+        code: 'SIGNOFF_REJECTED',
+        message: `rejected by ${rejection.approver.id}: ${rejection.comment}`,
+      });
     }
     if (!decided) {
       return finish('expired', {
@@ -386,7 +466,10 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
   }
 }
 
-function failureReason(error: unknown, stopRequest: StopRequest | undefined): { code: string; message: string } {
+function failureReason(
+  error: unknown,
+  stopRequest: StopRequest | undefined,
+): { code: string; message: string } {
   if (stopRequest && isCancellation(error)) {
     return stopRequest.action === 'abort'
       ? { code: 'ABORTED', message: `aborted by ${stopRequest.by}: ${stopRequest.reason}` }
@@ -397,7 +480,9 @@ function failureReason(error: unknown, stopRequest: StopRequest | undefined): { 
   // activity or workflow that failed past its retries.
   const chain: Error[] = [];
   for (let cursor = error; cursor instanceof Error; cursor = cursor.cause) chain.push(cursor);
-  const coded = chain.reverse().find((failure) => failure instanceof ApplicationFailure && KNOWN_CODES.has(failure.type ?? ''));
+  const coded = chain
+    .reverse()
+    .find((failure) => failure instanceof ApplicationFailure && KNOWN_CODES.has(failure.type ?? ''));
   if (coded instanceof ApplicationFailure) return { code: coded.type!, message: coded.message };
   const activity = chain.find((failure): failure is ActivityFailure => failure instanceof ActivityFailure);
   const innermost = chain[0];

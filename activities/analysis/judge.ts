@@ -9,7 +9,12 @@ export interface Judge {
   judge(window: TelemetryWindow, settings: CanarySettings): Verdict;
 }
 
-export function judgeStep(judges: readonly Judge[], window: TelemetryWindow, settings: CanarySettings, at: Date): StepVerdict {
+export function judgeStep(
+  judges: readonly Judge[],
+  window: TelemetryWindow,
+  settings: CanarySettings,
+  at: Date,
+): StepVerdict {
   const verdicts = judges.map((judge) => judge.judge(window, settings));
   return {
     step: window.step,

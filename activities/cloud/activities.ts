@@ -22,11 +22,16 @@ export function createCloudActivities({ driver, telemetry }: CloudDependencies) 
   /** Applies the fault plan's injected driver failures (simulated clouds only: the API refuses fault plans otherwise). */
   const injectFaults = async (operation: OperationName, target: Target): Promise<void> => {
     if (driver.kind !== 'simulated') return;
-    const fault = target.faultPlan?.driver?.find((entry) => entry.cloud === driver.cloud && entry.operation === operation);
+    const fault = target.faultPlan?.driver?.find(
+      (entry) => entry.cloud === driver.cloud && entry.operation === operation,
+    );
     if (!fault) return;
     if (fault.latencyMs) await new Promise((resolve) => setTimeout(resolve, fault.latencyMs));
     if (Context.current().info.attempt <= fault.failures) {
-      throw ApplicationFailure.retryable(`injected fault: ${driver.cloud} ${operation} failed (attempt ${Context.current().info.attempt})`, 'INJECTED_FAULT');
+      throw ApplicationFailure.retryable(
+        `injected fault: ${driver.cloud} ${operation} failed (attempt ${Context.current().info.attempt})`,
+        'INJECTED_FAULT',
+      );
     }
   };
   const operation = (target: Target, suffix: string) => ({
@@ -43,10 +48,15 @@ export function createCloudActivities({ driver, telemetry }: CloudDependencies) 
 
     async setCanaryWeight(target: Target & { step: number; weight: number }): Promise<DeploymentState> {
       await injectFaults('setCanaryWeight', target);
-      return driver.setCanaryWeight({ ...operation(target, `step-${target.step}-weight-${target.weight}`), weight: target.weight });
+      return driver.setCanaryWeight({
+        ...operation(target, `step-${target.step}-weight-${target.weight}`),
+        weight: target.weight,
+      });
     },
 
-    async collectTelemetry(target: Target & { step: number; weight: number; windowSeconds: number }): Promise<TelemetryWindow> {
+    async collectTelemetry(
+      target: Target & { step: number; weight: number; windowSeconds: number },
+    ): Promise<TelemetryWindow> {
       await injectFaults('collectTelemetry', target);
       const deployment = await driver.describe(target.model.name);
       return telemetry.collect({

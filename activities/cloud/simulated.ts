@@ -57,14 +57,26 @@ export class SimulatedCloudDriver implements CloudDriver {
 
   /** Puts a stable version in place, as if it had been released before (demo and test set-up). */
   async seedStable(modelName: string, version: { version: string; image: string }): Promise<void> {
-    await this.apply({ operationId: `seed:${modelName}:${version.version}`, releaseId: 'seed', model: { name: modelName, ...version } }, 'seed', (state) => {
-      state.stable = { ...version };
-    });
+    await this.apply(
+      {
+        operationId: `seed:${modelName}:${version.version}`,
+        releaseId: 'seed',
+        model: { name: modelName, ...version },
+      },
+      'seed',
+      (state) => {
+        state.stable = { ...version };
+      },
+    );
   }
 
   deployCanary(operation: CloudOperation): Promise<DeploymentState> {
     return this.apply(operation, 'deployCanary', (state) => {
-      state.canary = { version: operation.model.version, image: operation.model.image, releaseId: operation.releaseId };
+      state.canary = {
+        version: operation.model.version,
+        image: operation.model.image,
+        releaseId: operation.releaseId,
+      };
       state.canaryWeight = 0;
     });
   }
@@ -137,29 +149,31 @@ export class SimulatedCloudDriver implements CloudDriver {
   ): Promise<DeploymentState> {
     const modelName = operation.model.name;
     const previous = this.locks.get(modelName) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(async () => {
-      await this.simulateControlPlane(kind);
-      const current = (await this.read(modelName)) ?? {
-        state: { model: modelName, stable: null, canary: null, canaryWeight: 0, previous: null },
-        operations: [],
-      };
-      if (current.operations.some((applied) => applied.operationId === operation.operationId)) {
+    const next = previous
+      .catch(() => undefined)
+      .then(async () => {
+        await this.simulateControlPlane(kind);
+        const current = (await this.read(modelName)) ?? {
+          state: { model: modelName, stable: null, canary: null, canaryWeight: 0, previous: null },
+          operations: [],
+        };
+        if (current.operations.some((applied) => applied.operationId === operation.operationId)) {
+          return current.state;
+        }
+        change(current.state);
+        current.operations.push({
+          operationId: operation.operationId,
+          kind,
+          releaseId: operation.releaseId,
+          at: new Date().toISOString(),
+          ...(weight === undefined ? {} : { weight }),
+        });
+        await mkdir(this.options.stateDir, { recursive: true });
+        const temporary = `${this.file(modelName)}.${randomUUID()}.tmp`;
+        await writeFile(temporary, JSON.stringify(current, null, 1));
+        await rename(temporary, this.file(modelName));
         return current.state;
-      }
-      change(current.state);
-      current.operations.push({
-        operationId: operation.operationId,
-        kind,
-        releaseId: operation.releaseId,
-        at: new Date().toISOString(),
-        ...(weight === undefined ? {} : { weight }),
       });
-      await mkdir(this.options.stateDir, { recursive: true });
-      const temporary = `${this.file(modelName)}.${randomUUID()}.tmp`;
-      await writeFile(temporary, JSON.stringify(current, null, 1));
-      await rename(temporary, this.file(modelName));
-      return current.state;
-    });
     this.locks.set(modelName, next);
     try {
       return await next;

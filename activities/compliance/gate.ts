@@ -12,7 +12,11 @@ const DIGEST_PINNED = /^[^@\s]+@sha256:[a-f0-9]{64}$/;
 
 export const baselineGate: ComplianceGate = {
   evaluate(input: ReleaseInput, staging: StagingReport): Promise<ComplianceReport> {
-    const findings: ComplianceFinding[] = [imageDigestPinned(input), dataResidency(input), stagingSmokeTest(staging)];
+    const findings: ComplianceFinding[] = [
+      imageDigestPinned(input),
+      dataResidency(input),
+      stagingSmokeTest(staging),
+    ];
     return Promise.resolve({
       passed: findings.every((finding) => finding.passed || finding.severity !== 'blocker'),
       evaluatedAt: new Date().toISOString(),
@@ -39,7 +43,13 @@ function dataResidency(input: ReleaseInput): ComplianceFinding {
   const title = 'Every target cloud is in a jurisdiction the release allows';
   const allowed = input.dataResidency?.allowedJurisdictions;
   if (!allowed) {
-    return { control, title, severity: 'blocker', passed: true, evidence: 'the request declares no data-residency restriction' };
+    return {
+      control,
+      title,
+      severity: 'blocker',
+      passed: true,
+      evidence: 'the request declares no data-residency restriction',
+    };
   }
   const outside = input.clouds.filter((cloud) => !allowed.includes(cloud.jurisdiction));
   return {

@@ -26,7 +26,10 @@ export class SimulatedTelemetrySource implements TelemetrySource {
     const seed = `${query.releaseId}|${query.cloud}|${query.step}`;
     const canaryRate = (TOTAL_REQUEST_RATE * query.weight) / 100;
     // The stable track keeps a warm share even at 100 % canary, so there is always a baseline.
-    const baselineRate = Math.max((TOTAL_REQUEST_RATE * (100 - query.weight)) / 100, TOTAL_REQUEST_RATE * 0.05);
+    const baselineRate = Math.max(
+      (TOTAL_REQUEST_RATE * (100 - query.weight)) / 100,
+      TOTAL_REQUEST_RATE * 0.05,
+    );
     const window: TelemetryWindow = {
       cloud: query.cloud,
       step: query.step,
@@ -78,7 +81,14 @@ function withFaults(track: TrackMetrics, faults: TelemetryFaultKind[], seed: str
         result.errorRate = between(0.6, 0.9);
         break;
       case 'no-data':
-        Object.assign(result, { requests: 0, requestRate: 0, errorRate: 0, latencyP50Ms: 0, latencyP99Ms: 0, predictionConfidence: 0 });
+        Object.assign(result, {
+          requests: 0,
+          requestRate: 0,
+          errorRate: 0,
+          latencyP50Ms: 0,
+          latencyP99Ms: 0,
+          predictionConfidence: 0,
+        });
         break;
     }
   }

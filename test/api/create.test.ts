@@ -49,7 +49,7 @@ describe('POST /releases', () => {
     const problem = error.problems?.find((candidate) => candidate.field === field);
     assert.ok(problem, `no problem names ${field}: ${response.body}`);
     assert.match(problem.message, rule);
-    assert.equal(error.field, error.problems![0].field, 'field is the first problem');
+    assert.equal(error.field, error.problems![0]!.field, 'field is the first problem');
     assert.ok(error.message.includes(field), 'the message names the field');
     if (releaseId) await assertNotStarted(env.client, releaseId);
     return error;
@@ -251,7 +251,7 @@ describe('POST /releases', () => {
       }),
     );
     const error = assertError(response, 400, 'VALIDATION_FAILED', '/faultPlan');
-    assert.match(error.problems![0].message, /simulated driver/);
+    assert.match(error.problems![0]!.message, /simulated driver/);
     await assertNotStarted(env.client, releaseId);
   });
 });

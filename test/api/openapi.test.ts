@@ -19,6 +19,13 @@ interface OpenApiDocument {
   paths: Record<string, Record<string, Operation>>;
 }
 
+/** The operation at `route` and `method`, failing the test when the document lacks it. */
+function operation(document: OpenApiDocument, route: string, method: string): Operation {
+  const found = document.paths[route]?.[method];
+  assert.ok(found, `the document has no ${method.toUpperCase()} ${route}`);
+  return found;
+}
+
 describe('OpenAPI', () => {
   let env: TestEnvironment;
   let app: FastifyInstance;
@@ -66,7 +73,7 @@ describe('OpenAPI', () => {
       scheme: 'bearer',
       description: 'An API token from the users file.',
     });
-    const create = document.paths['/releases'].post;
+    const create = operation(document, '/releases', 'post');
     assert.deepEqual(create.security, [{ bearerAuth: [] }]);
     for (const status of ['200', '201', '400', '401', '403', '409'])
       assert.ok(create.responses[status], `POST /releases documents ${status}`);
@@ -77,18 +84,18 @@ describe('OpenAPI', () => {
       'application/yaml',
       'text/yaml',
     ]);
-    assert.deepEqual(document.paths['/healthz'].get.security, []);
+    assert.deepEqual(operation(document, '/healthz', 'get').security, []);
     assert.match(
-      document.paths['/releases/{releaseId}/abort'].post.description!,
+      operation(document, '/releases/{releaseId}/abort', 'post').description!,
       /operator or release-manager/,
     );
   });
 
   test('the release status response describes its main fields', () => {
-    const response = document.paths['/releases/{releaseId}'].get.responses['200'] as {
+    const response = operation(document, '/releases/{releaseId}', 'get').responses['200'] as {
       content: Record<string, { schema: { properties: Record<string, unknown> } }>;
     };
-    const properties = Object.keys(response.content['application/json'].schema.properties);
+    const properties = Object.keys(response.content['application/json']!.schema.properties);
     for (const field of ['stage', 'clouds', 'signoff', 'compliance', 'timeline', 'reason'])
       assert.ok(properties.includes(field), field);
   });

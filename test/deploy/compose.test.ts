@@ -135,7 +135,7 @@ const secretNamesOf = (service: ComposeService): string[] =>
 
 const volumeSourcesOf = (service: ComposeService): string[] =>
   (service.volumes ?? []).map((volume) =>
-    typeof volume === 'string' ? volume.split(':')[0] : (volume.source ?? ''),
+    typeof volume === 'string' ? (volume.split(':')[0] ?? '') : (volume.source ?? ''),
   );
 
 /**

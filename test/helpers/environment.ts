@@ -6,7 +6,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
-import { bundleWorkflowCode, NativeConnection, Runtime, DefaultLogger, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  NativeConnection,
+  Runtime,
+  DefaultLogger,
+  type Worker,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
 import { SimulatedCloudDriver } from '../../activities/cloud/simulated.js';
 import { parseConfig, type Config } from '../../domain/config.js';
 import type { CreateReleaseRequest, Person } from '../../domain/release.js';
@@ -15,7 +22,12 @@ import { CloudsKey, ModelNameKey, ModelVersionKey, StageKey } from '../../domain
 import { controlTaskQueue } from '../../domain/task-queues.js';
 import { findFreePort, startDevServer, type DevServerHandle } from '../../infra/temporal.js';
 import { ReleaseWorkflow } from '../../workflows/release.js';
-import { createCloudWorker, createControlWorker, stateDirectory, WORKFLOWS_PATH } from '../../workers/factory.js';
+import {
+  createCloudWorker,
+  createControlWorker,
+  stateDirectory,
+  WORKFLOWS_PATH,
+} from '../../workers/factory.js';
 
 export interface TestUser {
   person: Person;
@@ -44,7 +56,10 @@ export interface RunningWorkers {
 }
 
 export class TestEnvironment {
-  readonly users: Record<'manager' | 'approverA' | 'approverB' | 'approverC' | 'operator' | 'viewer', TestUser>;
+  readonly users: Record<
+    'manager' | 'approverA' | 'approverB' | 'approverC' | 'operator' | 'viewer',
+    TestUser
+  >;
 
   private constructor(
     readonly config: Config,
@@ -58,19 +73,32 @@ export class TestEnvironment {
     this.users = users;
   }
 
-  static async create(options: { clouds?: string[]; configOverrides?: Record<string, unknown> } = {}): Promise<TestEnvironment> {
+  static async create(
+    options: { clouds?: string[]; configOverrides?: Record<string, unknown> } = {},
+  ): Promise<TestEnvironment> {
     quietRuntime();
     const dataDir = await mkdtemp(path.join(tmpdir(), 'medrelease-test-'));
     let ownServer: DevServerHandle | undefined;
     let address = process.env.TEMPORAL_TEST_ADDRESS;
     if (!address) {
-      ownServer = await startDevServer({ dbFile: path.join(dataDir, 'temporal.db'), port: await findFreePort(), headless: true });
+      ownServer = await startDevServer({
+        dbFile: path.join(dataDir, 'temporal.db'),
+        port: await findFreePort(),
+        headless: true,
+      });
       address = ownServer.address;
     }
     const users = makeUsers();
     const usersFile = path.join(dataDir, 'users.json');
-    await writeFile(usersFile, JSON.stringify({ users: Object.values(users).map((user) => ({ ...user.person, token: user.token })) }));
-    const regions: Record<string, [string, string]> = { aws: ['us-east-1', 'US'], azure: ['westeurope', 'EU'], gcp: ['europe-west4', 'EU'] };
+    await writeFile(
+      usersFile,
+      JSON.stringify({ users: Object.values(users).map((user) => ({ ...user.person, token: user.token })) }),
+    );
+    const regions: Record<string, [string, string]> = {
+      aws: ['us-east-1', 'US'],
+      azure: ['westeurope', 'EU'],
+      gcp: ['europe-west4', 'EU'],
+    };
     const config = parseConfig({
       temporal: { address, namespace: 'default', taskQueuePrefix: `t${randomUUID().slice(0, 8)}-` },
       dataDir,
@@ -101,7 +129,10 @@ export class TestEnvironment {
 
   async seedStable(model: string, version = '1.0.0'): Promise<void> {
     for (const cloud of this.config.clouds) {
-      await this.cloud(cloud.name).seedStable(model, { version, image: `registry.example/${model}:${version}@${DIGEST}` });
+      await this.cloud(cloud.name).seedStable(model, {
+        version,
+        image: `registry.example/${model}:${version}@${DIGEST}`,
+      });
     }
   }
 
@@ -181,7 +212,11 @@ function makeUsers(): TestEnvironment['users'] {
 }
 
 /** Polls `check` until it returns a value, or fails after `timeoutMs` with the last error. */
-export async function eventually<T>(check: () => Promise<T | undefined | false>, timeoutMs = 30_000, what = 'condition'): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined | false>,
+  timeoutMs = 30_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
@@ -193,5 +228,7 @@ export async function eventually<T>(check: () => Promise<T | undefined | false>,
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${lastError instanceof Error ? lastError.message : JSON.stringify(lastError)}` : ''}`,
+  );
 }

@@ -6,7 +6,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
 
-export const HISTORIES_DIR = path.resolve(fileURLToPath(new URL('../../../test/fixtures/histories', import.meta.url)));
+export const HISTORIES_DIR = path.resolve(
+  fileURLToPath(new URL('../../../test/fixtures/histories', import.meta.url)),
+);
 
 export async function recordHistory(client: Client, name: string, workflowIds: string[]): Promise<void> {
   if (process.env.MEDRELEASE_RECORD_HISTORIES !== '1') return;

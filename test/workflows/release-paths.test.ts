@@ -20,14 +20,26 @@ describe('release workflow paths', () => {
   });
 
   const approveTwice = async (handle: Awaited<ReturnType<TestEnvironment['startRelease']>>) => {
-    await eventually(async () => (await handle.query(statusQuery)).stage === 'awaiting-signoff', 20_000, 'awaiting-signoff');
+    await eventually(
+      async () => (await handle.query(statusQuery)).stage === 'awaiting-signoff',
+      20_000,
+      'awaiting-signoff',
+    );
     const first = await handle.executeUpdate(signoffUpdate, {
-      args: [{ approver: env.users.approverA.person, decision: 'approve', comment: 'Validation evidence reviewed.' }],
+      args: [
+        {
+          approver: env.users.approverA.person,
+          decision: 'approve',
+          comment: 'Validation evidence reviewed.',
+        },
+      ],
     });
     assert.equal(first.approvals, 1);
     assert.equal(first.stage, 'awaiting-signoff');
     const second = await handle.executeUpdate(signoffUpdate, {
-      args: [{ approver: env.users.approverB.person, decision: 'approve', comment: 'Agree: within the PCCP.' }],
+      args: [
+        { approver: env.users.approverB.person, decision: 'approve', comment: 'Agree: within the PCCP.' },
+      ],
     });
     assert.equal(second.approvals, 2);
     assert.equal(second.stage, 'canary');
@@ -59,9 +71,13 @@ describe('release workflow paths', () => {
     }
     // Waves: the pilot's last step happened before any later cloud was touched.
     const pilotOps = await env.cloud('aws').operations(request.model.name);
-    const pilotDone = pilotOps.find((operation) => operation.kind === 'setCanaryWeight' && operation.weight === 100)!.at;
+    const pilotDone = pilotOps.find(
+      (operation) => operation.kind === 'setCanaryWeight' && operation.weight === 100,
+    )!.at;
     for (const cloud of ['azure', 'gcp']) {
-      const firstOp = (await env.cloud(cloud).operations(request.model.name)).find((operation) => operation.releaseId !== 'seed')!;
+      const firstOp = (await env.cloud(cloud).operations(request.model.name)).find(
+        (operation) => operation.releaseId !== 'seed',
+      )!;
       assert.ok(firstOp.at >= pilotDone, `${cloud} started before the pilot finished`);
     }
     await recordHistory(env.client, 'happy-path', [
@@ -71,7 +87,9 @@ describe('release workflow paths', () => {
   });
 
   test('a fault in the pilot cloud rolls it back, and the other clouds are never touched', async () => {
-    const request = env.request({ faultPlan: { telemetry: [{ cloud: 'aws', kind: 'error-spike', fromStep: 1 }] } });
+    const request = env.request({
+      faultPlan: { telemetry: [{ cloud: 'aws', kind: 'error-spike', fromStep: 1 }] },
+    });
     await env.seedStable(request.model.name, '1.0.0');
     const handle = await env.startRelease(request);
     await approveTwice(handle);
@@ -79,7 +97,7 @@ describe('release workflow paths', () => {
 
     assert.equal(status.outcome, 'rolled-back');
     assert.equal(status.reason?.code, 'CANARY_VERDICT_FAILED');
-    assert.match(status.reason!.message, /errorRate/);
+    assert.match(status.reason.message, /errorRate/);
     const verdict = status.clouds.aws!.lastVerdict!;
     assert.equal(verdict.passed, false);
     assert.equal(verdict.weight, 50);
@@ -88,15 +106,22 @@ describe('release workflow paths', () => {
     assert.equal(aws?.stable?.version, '1.0.0');
     assert.equal(aws?.canary, null);
     for (const cloud of ['azure', 'gcp']) {
-      const touched = (await env.cloud(cloud).operations(request.model.name)).filter((operation) => operation.releaseId !== 'seed');
+      const touched = (await env.cloud(cloud).operations(request.model.name)).filter(
+        (operation) => operation.releaseId !== 'seed',
+      );
       assert.deepEqual(touched, [], `${cloud} was touched`);
       assert.equal(status.clouds[cloud]!.state, 'pending');
     }
-    await recordHistory(env.client, 'pilot-fault', [handle.workflowId, cloudRolloutWorkflowId(handle.workflowId, 'aws')]);
+    await recordHistory(env.client, 'pilot-fault', [
+      handle.workflowId,
+      cloudRolloutWorkflowId(handle.workflowId, 'aws'),
+    ]);
   });
 
   test('a fault in a later wave restores every cloud, newest first', async () => {
-    const request = env.request({ faultPlan: { telemetry: [{ cloud: 'azure', kind: 'latency-regression' }] } });
+    const request = env.request({
+      faultPlan: { telemetry: [{ cloud: 'azure', kind: 'latency-regression' }] },
+    });
     await env.seedStable(request.model.name, '1.0.0');
     const handle = await env.startRelease(request);
     await approveTwice(handle);
@@ -104,7 +129,7 @@ describe('release workflow paths', () => {
 
     assert.equal(status.outcome, 'rolled-back');
     assert.equal(status.reason?.code, 'CANARY_VERDICT_FAILED');
-    assert.match(status.reason!.message, /azure/);
+    assert.match(status.reason.message, /azure/);
     for (const cloud of ['aws', 'azure', 'gcp']) {
       const deployment = await env.cloud(cloud).describe(request.model.name);
       assert.equal(deployment?.stable?.version, '1.0.0', cloud);
@@ -114,14 +139,18 @@ describe('release workflow paths', () => {
     }
     // Compensations run newest first: gcp and azure (wave 2) before aws (the pilot).
     const rollbackAt = async (cloud: string) =>
-      (await env.cloud(cloud).operations(request.model.name)).find((operation) => operation.kind === 'rollback')!.at;
+      (await env.cloud(cloud).operations(request.model.name)).find(
+        (operation) => operation.kind === 'rollback',
+      )!.at;
     assert.ok((await rollbackAt('aws')) >= (await rollbackAt('gcp')));
     const events = status.timeline.map((event) => event.event);
     assert.ok(events.some((event) => event.startsWith('rolling back 3 cloud(s)')));
   });
 
   test('a transient driver failure is retried and the release still completes', async () => {
-    const request = env.request({ faultPlan: { driver: [{ cloud: 'gcp', operation: 'setCanaryWeight', failures: 2 }] } });
+    const request = env.request({
+      faultPlan: { driver: [{ cloud: 'gcp', operation: 'setCanaryWeight', failures: 2 }] },
+    });
     await env.seedStable(request.model.name, '1.0.0');
     const handle = await env.startRelease(request);
     await approveTwice(handle);
@@ -139,7 +168,11 @@ describe('release workflow paths', () => {
     await approveTwice(handle);
     const status = await handle.result();
     assert.equal(status.outcome, 'completed');
-    assert.equal(status.clouds.gcp!.lastVerdict!.verdicts[0]!.reasons.length, 3, 'no baseline rules without a baseline');
+    assert.equal(
+      status.clouds.gcp!.lastVerdict!.verdicts[0]!.reasons.length,
+      3,
+      'no baseline rules without a baseline',
+    );
     assert.equal((await env.cloud('gcp').describe(request.model.name))?.stable?.version, '2.0.0');
   });
 
@@ -148,13 +181,19 @@ describe('release workflow paths', () => {
     const handle = await env.startRelease(request);
     await eventually(async () => (await handle.query(statusQuery)).stage === 'awaiting-signoff');
     const result = await handle.executeUpdate(signoffUpdate, {
-      args: [{ approver: env.users.approverA.person, decision: 'reject', comment: 'Subgroup sensitivity too low.' }],
+      args: [
+        {
+          approver: env.users.approverA.person,
+          decision: 'reject',
+          comment: 'Subgroup sensitivity too low.',
+        },
+      ],
     });
     assert.equal(result.stage, 'rejected');
     const status = await handle.result();
     assert.equal(status.outcome, 'rejected');
     assert.equal(status.reason?.code, 'SIGNOFF_REJECTED');
-    assert.match(status.reason!.message, /dr-bob: Subgroup sensitivity too low/);
+    assert.match(status.reason.message, /dr-bob: Subgroup sensitivity too low/);
     for (const cloud of ['aws', 'azure', 'gcp']) {
       assert.equal(await env.cloud(cloud).describe(request.model.name), null, cloud);
     }
@@ -170,7 +209,7 @@ describe('release workflow paths', () => {
     const status = await handle.result();
     assert.equal(status.outcome, 'expired');
     assert.equal(status.reason?.code, 'SIGNOFF_EXPIRED');
-    assert.match(status.reason!.message, /1 of 2 approvals/);
+    assert.match(status.reason.message, /1 of 2 approvals/);
   });
 
   test('the compliance gate blocks an image not pinned by digest, and a target outside the data residency', async () => {
@@ -180,20 +219,35 @@ describe('release workflow paths', () => {
     const status = await handle.result();
     assert.equal(status.outcome, 'failed');
     assert.equal(status.reason?.code, 'COMPLIANCE_BLOCKED');
-    const failed = status.compliance!.findings.filter((finding) => !finding.passed).map((finding) => finding.control);
-    assert.deepEqual(failed.sort(), ['GDPR-ChV-Art44-46-EU-RESIDENCY', 'HIPAA-164.312(c)(1)-IMAGE-DIGEST-PIN']);
-    assert.match(status.reason!.message, /aws \(us-east-1, US\)/);
+    const failed = status
+      .compliance!.findings.filter((finding) => !finding.passed)
+      .map((finding) => finding.control);
+    assert.deepEqual(failed.sort(), [
+      'GDPR-ChV-Art44-46-EU-RESIDENCY',
+      'HIPAA-164.312(c)(1)-IMAGE-DIGEST-PIN',
+    ]);
+    assert.match(status.reason.message, /aws \(us-east-1, US\)/);
     assert.equal(status.signoff.deadline, undefined, 'never reached sign-off');
   });
 
   test('an EU-only release to EU clouds passes the residency control', async () => {
-    const request = env.request({ clouds: ['azure', 'gcp'], dataResidency: { allowedJurisdictions: ['EU'] }, signoff: { quorum: 1, deadlineSeconds: 30 } });
+    const request = env.request({
+      clouds: ['azure', 'gcp'],
+      dataResidency: { allowedJurisdictions: ['EU'] },
+      signoff: { quorum: 1, deadlineSeconds: 30 },
+    });
     const handle = await env.startRelease(request);
     await eventually(async () => (await handle.query(statusQuery)).stage === 'awaiting-signoff');
     const status = await handle.query(statusQuery);
     assert.equal(status.compliance?.passed, true);
     await handle.executeUpdate(signoffUpdate, {
-      args: [{ approver: env.users.approverC.person, decision: 'approve', comment: 'EU-only deployment approved.' }],
+      args: [
+        {
+          approver: env.users.approverC.person,
+          decision: 'approve',
+          comment: 'EU-only deployment approved.',
+        },
+      ],
     });
     assert.equal((await handle.result()).outcome, 'completed');
   });

@@ -47,7 +47,10 @@ describe('clinical sign-off', () => {
     assert.equal(await refusalCode(update(env.users.operator.person)), 'NOT_CLINICAL_APPROVER');
     assert.equal(await refusalCode(update(env.users.approverA.person, '  ')), 'COMMENT_REQUIRED');
     await update(env.users.approverA.person, 'Reviewed the validation report.');
-    assert.equal(await refusalCode(update(env.users.approverA.person, 'Approving twice.')), 'ALREADY_SIGNED_OFF');
+    assert.equal(
+      await refusalCode(update(env.users.approverA.person, 'Approving twice.')),
+      'ALREADY_SIGNED_OFF',
+    );
 
     const after = await handle.query(statusQuery);
     assert.equal(after.stage, 'awaiting-signoff');
@@ -56,7 +59,11 @@ describe('clinical sign-off', () => {
       ['dr-bob'],
       'only the one valid approval counted',
     );
-    assert.deepEqual(after.signoff.refused, before.signoff.refused, 'validator refusals leave no trace in the state');
+    assert.deepEqual(
+      after.signoff.refused,
+      before.signoff.refused,
+      'validator refusals leave no trace in the state',
+    );
     await handle.terminate('test finished');
   });
 
@@ -69,13 +76,20 @@ describe('clinical sign-off', () => {
     const result = await handle.executeUpdate(signoffUpdate, {
       args: [{ approver: env.users.approverB.person, decision: 'approve', comment: 'Second approval.' }],
     });
-    assert.deepEqual({ approvals: result.approvals, quorum: result.quorum, stage: result.stage }, { approvals: 2, quorum: 2, stage: 'canary' });
+    assert.deepEqual(
+      { approvals: result.approvals, quorum: result.quorum, stage: result.stage },
+      { approvals: 2, quorum: 2, stage: 'canary' },
+    );
     assert.equal((await handle.result()).outcome, 'completed');
   });
 
   test('a sign-off signal with a valid credential counts; a forged one is recorded as refused and changes nothing', async () => {
     const handle = await awaitingSignoff(2);
-    await handle.signal(signoffSignal, { credential: 'forged-token-that-nobody-issued', decision: 'approve', comment: 'Trust me.' });
+    await handle.signal(signoffSignal, {
+      credential: 'forged-token-that-nobody-issued',
+      decision: 'approve',
+      comment: 'Trust me.',
+    });
     const refused = await eventually(async () => {
       const status = await handle.query(statusQuery);
       return status.signoff.refused.length > 0 ? status : undefined;
@@ -86,7 +100,11 @@ describe('clinical sign-off', () => {
     assert.equal(refused.stage, 'awaiting-signoff');
 
     // A valid credential of the requester is verified, then refused by the same rule as the Update.
-    await handle.signal(signoffSignal, { credential: env.users.manager.token, decision: 'approve', comment: 'Self-approval.' });
+    await handle.signal(signoffSignal, {
+      credential: env.users.manager.token,
+      decision: 'approve',
+      comment: 'Self-approval.',
+    });
     const second = await eventually(async () => {
       const status = await handle.query(statusQuery);
       return status.signoff.refused.length > 1 ? status : undefined;
@@ -94,8 +112,16 @@ describe('clinical sign-off', () => {
     assert.equal(second.signoff.refused[1]!.code, 'REQUESTER_CANNOT_SIGN_OFF');
     assert.equal(second.signoff.refused[1]!.claimedBy, 'rm-alice');
 
-    await handle.signal(signoffSignal, { credential: env.users.approverA.token, decision: 'approve', comment: 'Approved from the Temporal UI.' });
-    await handle.signal(signoffSignal, { credential: env.users.approverB.token, decision: 'approve', comment: 'Approved from the CLI.' });
+    await handle.signal(signoffSignal, {
+      credential: env.users.approverA.token,
+      decision: 'approve',
+      comment: 'Approved from the Temporal UI.',
+    });
+    await handle.signal(signoffSignal, {
+      credential: env.users.approverB.token,
+      decision: 'approve',
+      comment: 'Approved from the CLI.',
+    });
     const status = await handle.result();
     assert.equal(status.outcome, 'completed');
     assert.deepEqual(
@@ -111,7 +137,11 @@ describe('clinical sign-off', () => {
 
   test('a rejection by signal ends the release rejected', async () => {
     const handle = await awaitingSignoff(2);
-    await handle.signal(signoffSignal, { credential: env.users.approverB.token, decision: 'reject', comment: 'Calibration drift in the paediatric subgroup.' });
+    await handle.signal(signoffSignal, {
+      credential: env.users.approverB.token,
+      decision: 'reject',
+      comment: 'Calibration drift in the paediatric subgroup.',
+    });
     const status = await handle.result();
     assert.equal(status.outcome, 'rejected');
     assert.match(status.reason!.message, /dr-carol/);
