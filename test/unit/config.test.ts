@@ -1,0 +1,101 @@
+// Configuration and the release request's semantic checks.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { loadConfig, parseConfig } from '../../domain/config.js';
+import { buildReleaseInput, releaseRequestProblems, requestHash } from '../../domain/release-input.js';
+import type { CreateReleaseRequest } from '../../domain/release.js';
+
+describe('configuration', () => {
+  test('the embedded default is three simulated clouds with every default filled in', () => {
+    const config = parseConfig({});
+    assert.deepEqual(
+      config.clouds.map((cloud) => `${cloud.name}:${cloud.driver}:${cloud.jurisdiction}`),
+      ['aws:simulated:US', 'azure:simulated:EU', 'gcp:simulated:EU'],
+    );
+    assert.equal(config.temporal.address, '127.0.0.1:7233');
+    assert.equal(config.api.port, 3000);
+  });
+  test('every problem is named by its path', () => {
+    assert.throws(
+      () => parseConfig({ api: { port: 'x' }, clouds: [{ name: 'aws' }] }),
+      (error: Error) => {
+        assert.match(error.message, /\/api\/port/);
+        assert.match(error.message, /\/clouds\/0/);
+        return true;
+      },
+    );
+    assert.throws(
+      () =>
+        parseConfig({
+          clouds: [{ name: 'aws', driver: 'kubernetes', region: 'us-east-1', jurisdiction: 'US' }],
+        }),
+      /\/clouds\/0\/kubeContext: required for the kubernetes driver/,
+    );
+    assert.throws(
+      () =>
+        parseConfig({
+          clouds: [
+            { name: 'aws', driver: 'simulated', region: 'a', jurisdiction: 'US' },
+            { name: 'aws', driver: 'simulated', region: 'b', jurisdiction: 'US' },
+          ],
+        }),
+      /cloud 'aws' is configured twice/,
+    );
+  });
+  test('environment variables override the file', () => {
+    const config = loadConfig({ TEMPORAL_ADDRESS: 'temporal:7233', MEDRELEASE_API_PORT: '8080' });
+    assert.equal(config.temporal.address, 'temporal:7233');
+    assert.equal(config.api.port, 8080);
+    assert.throws(
+      () => loadConfig({ MEDRELEASE_CONFIG: '/nonexistent/config.yaml' }),
+      /MEDRELEASE_CONFIG names \/nonexistent/,
+    );
+  });
+});
+
+describe('release request', () => {
+  const config = parseConfig({});
+  const request: CreateReleaseRequest = {
+    model: { name: 'chest-xray', version: '2.0.0', image: 'r/x@sha256:' + 'a'.repeat(64) },
+    clouds: ['aws', 'azure', 'gcp'],
+  };
+  test('defaults are applied and waves planned', () => {
+    const input = buildReleaseInput({
+      request,
+      releaseId: 'rel-1',
+      requestedBy: { id: 'rm', name: 'RM', roles: ['release-manager'] },
+      config,
+    });
+    assert.deepEqual(input.canary.steps, [5, 25, 50, 100]);
+    assert.equal(input.signoff.quorum, 2);
+    assert.deepEqual(input.waves, [['aws'], ['azure', 'gcp']]);
+    assert.deepEqual(input.taskQueues, {
+      control: 'medrelease',
+      clouds: { aws: 'cloud-aws', azure: 'cloud-azure', gcp: 'cloud-gcp' },
+    });
+  });
+  test('semantic problems name their field', () => {
+    const problems = releaseRequestProblems(
+      {
+        ...request,
+        clouds: ['aws', 'mars'],
+        pilotCloud: 'gcp',
+        canary: { steps: [50, 20] },
+        faultPlan: { telemetry: [{ cloud: 'gcp', kind: 'no-data' }] },
+      },
+      config,
+    );
+    assert.deepEqual(
+      problems.map((problem) => problem.field),
+      ['/clouds/1', '/pilotCloud', '/canary/steps/1', '/canary/steps/1', '/faultPlan/telemetry/0/cloud'],
+    );
+  });
+  test('the request hash ignores key order', () => {
+    const reordered = {
+      clouds: request.clouds,
+      model: { image: request.model.image, version: '2.0.0', name: 'chest-xray' },
+    };
+    assert.equal(requestHash(reordered), requestHash(request));
+    assert.notEqual(requestHash({ ...request, clouds: ['aws'] }), requestHash(request));
+  });
+});
