@@ -11,6 +11,7 @@ import type { Config } from '../domain/config.js';
 import { createLogger } from '../workers/logging.js';
 import auth from './plugins/auth.js';
 import errors from './plugins/errors.js';
+import metrics from './plugins/metrics.js';
 import openapi from './plugins/openapi.js';
 import services from './plugins/services.js';
 import health from './routes/health.js';
@@ -61,6 +62,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(auth);
   await app.register(openapi, { version: packageVersion() });
 
+  await app.register(metrics);
   await app.register(health);
   await app.register(createRelease);
   await app.register(listReleases);

@@ -34,6 +34,23 @@ describe('health and readiness', () => {
     assert.deepEqual(readyz.json(), { status: 'ready' });
   });
 
+  test('/metrics exposes request latency by route template (never by release id) and process metrics', async (t) => {
+    const app = await build(t, env);
+    await app.inject({ method: 'GET', url: '/healthz' });
+    const missing = await as(env, app, 'viewer').get('/releases/rel-does-not-exist');
+    assert.equal(missing.statusCode, 404);
+    const response = await app.inject({ method: 'GET', url: '/metrics' });
+    assert.equal(response.statusCode, 200);
+    assert.match(response.headers['content-type'] as string, /^text\/plain/);
+    assert.match(
+      response.body,
+      /medrelease_api_request_duration_seconds_count\{method="GET",route="\/healthz",status_code="200"\} 1/,
+    );
+    assert.match(response.body, /route="\/releases\/:releaseId",status_code="404"/);
+    assert.doesNotMatch(response.body, /rel-does-not-exist/);
+    assert.match(response.body, /medrelease_api_process_resident_memory_bytes/);
+  });
+
   test('/readyz is 503 TEMPORAL_UNAVAILABLE within about 2 s when Temporal is down; /healthz stays 200', async (t) => {
     const app = await build(t, env, { client: deadClient });
     const started = Date.now();

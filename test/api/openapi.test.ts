@@ -51,6 +51,7 @@ describe('OpenAPI', () => {
       .sort();
     assert.deepEqual(routes, [
       'GET /healthz',
+      'GET /metrics',
       'GET /readyz',
       'GET /releases',
       'GET /releases/{releaseId}',
