@@ -1,9 +1,11 @@
 // Configuration and the release request's semantic checks.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
+import { Compile } from 'typebox/compile';
 import { loadConfig, parseConfig } from '../../domain/config.js';
 import { buildReleaseInput, releaseRequestProblems, requestHash } from '../../domain/release-input.js';
-import type { CreateReleaseRequest } from '../../domain/release.js';
+import { CreateReleaseRequest } from '../../domain/release.js';
 
 describe('configuration', () => {
   test('the embedded default is three simulated clouds with every default filled in', () => {
@@ -97,5 +99,14 @@ describe('release request', () => {
     };
     assert.equal(requestHash(reordered), requestHash(request));
     assert.notEqual(requestHash({ ...request, clouds: ['aws'] }), requestHash(request));
+  });
+});
+
+describe('the example release request in examples/', () => {
+  test('is valid against the API schema and the semantic checks', () => {
+    const example: unknown = JSON.parse(readFileSync(new URL('../../../examples/release-request.json', import.meta.url), 'utf8'));
+    const validator = Compile(CreateReleaseRequest);
+    assert.deepEqual(validator.Errors(example), []);
+    assert.deepEqual(releaseRequestProblems(example as CreateReleaseRequest, parseConfig({})), []);
   });
 });
