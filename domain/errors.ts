@@ -7,6 +7,7 @@ export const FailureCode = {
   StagingFailed: 'STAGING_FAILED',
   CanaryVerdictFailed: 'CANARY_VERDICT_FAILED',
   CloudNotConfigured: 'CLOUD_NOT_CONFIGURED',
+  CloudConflict: 'CLOUD_CONFLICT',
   CredentialInvalid: 'CREDENTIAL_INVALID',
   SignoffRefused: 'SIGNOFF_REFUSED',
   NotPermitted: 'NOT_PERMITTED',
@@ -21,6 +22,7 @@ export const NON_RETRYABLE_FAILURES: string[] = [
   FailureCode.StagingFailed,
   FailureCode.CanaryVerdictFailed,
   FailureCode.CloudNotConfigured,
+  FailureCode.CloudConflict,
   FailureCode.CredentialInvalid,
 ];
 

@@ -5,7 +5,8 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { CloudOperation as OperationName, FaultPlan } from '../../domain/release.js';
 import type { TelemetryWindow } from '../../domain/status.js';
 import type { TelemetrySource } from '../telemetry/source.js';
-import type { CloudDriver, DeploymentState } from './driver.js';
+import { FailureCode } from '../../domain/errors.js';
+import { CloudConflictError, type CloudDriver, type DeploymentState } from './driver.js';
 
 export interface CloudDependencies {
   driver: CloudDriver;
@@ -34,6 +35,17 @@ export function createCloudActivities({ driver, telemetry }: CloudDependencies) 
       );
     }
   };
+  /** A conflict is a business failure: retrying cannot fix it, so it fails the activity at once. */
+  const classify = async <T>(change: Promise<T>): Promise<T> => {
+    try {
+      return await change;
+    } catch (error) {
+      if (error instanceof CloudConflictError) {
+        throw ApplicationFailure.nonRetryable(error.message, FailureCode.CloudConflict);
+      }
+      throw error;
+    }
+  };
   const operation = (target: Target, suffix: string) => ({
     operationId: `${target.releaseId}:${driver.cloud}:${suffix}`,
     releaseId: target.releaseId,
@@ -43,15 +55,17 @@ export function createCloudActivities({ driver, telemetry }: CloudDependencies) 
   return {
     async deployCanary(target: Target): Promise<DeploymentState> {
       await injectFaults('deployCanary', target);
-      return driver.deployCanary(operation(target, 'deploy-canary'));
+      return classify(driver.deployCanary(operation(target, 'deploy-canary')));
     },
 
     async setCanaryWeight(target: Target & { step: number; weight: number }): Promise<DeploymentState> {
       await injectFaults('setCanaryWeight', target);
-      return driver.setCanaryWeight({
-        ...operation(target, `step-${target.step}-weight-${target.weight}`),
-        weight: target.weight,
-      });
+      return classify(
+        driver.setCanaryWeight({
+          ...operation(target, `step-${target.step}-weight-${target.weight}`),
+          weight: target.weight,
+        }),
+      );
     },
 
     async collectTelemetry(
@@ -73,17 +87,17 @@ export function createCloudActivities({ driver, telemetry }: CloudDependencies) 
 
     async promote(target: Target): Promise<DeploymentState> {
       await injectFaults('promote', target);
-      return driver.promote(operation(target, 'promote'));
+      return classify(driver.promote(operation(target, 'promote')));
     },
 
     async rollback(target: Target & { reason: string }): Promise<DeploymentState> {
       await injectFaults('rollback', target);
-      return driver.rollback(operation(target, 'rollback'));
+      return classify(driver.rollback(operation(target, 'rollback')));
     },
 
     async retirePrevious(target: Target): Promise<DeploymentState> {
       await injectFaults('retirePrevious', target);
-      return driver.retirePrevious(operation(target, 'retire-previous'));
+      return classify(driver.retirePrevious(operation(target, 'retire-previous')));
     },
   };
 }

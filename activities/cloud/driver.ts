@@ -40,6 +40,17 @@ export interface CloudDriver {
   retirePrevious(operation: CloudOperation): Promise<DeploymentState>;
 }
 
+/**
+ * The cloud's state forbids the change and retrying cannot fix it: another release's canary of the
+ * same model is in place, or this release's canary is not there to change.
+ */
+export class CloudConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CloudConflictError';
+  }
+}
+
 /** A failure the cloud answered with that retrying may fix (timeouts, 5xx, unreachable). */
 export class TransientCloudError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {

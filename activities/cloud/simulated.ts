@@ -7,6 +7,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
+  CloudConflictError,
   TransientCloudError,
   type CloudDriver,
   type CloudOperation,
@@ -72,6 +73,11 @@ export class SimulatedCloudDriver implements CloudDriver {
 
   deployCanary(operation: CloudOperation): Promise<DeploymentState> {
     return this.apply(operation, 'deployCanary', (state) => {
+      if (state.canary && state.canary.releaseId !== operation.releaseId) {
+        throw new CloudConflictError(
+          `${this.cloud} already runs a canary of ${operation.model.name} for release ${state.canary.releaseId}: one release of a model at a time`,
+        );
+      }
       state.canary = {
         version: operation.model.version,
         image: operation.model.image,
@@ -87,7 +93,7 @@ export class SimulatedCloudDriver implements CloudDriver {
       'setCanaryWeight',
       (state) => {
         if (state.canary?.releaseId !== operation.releaseId) {
-          throw new Error(`no canary of release ${operation.releaseId} in ${this.cloud}`);
+          throw new CloudConflictError(`no canary of release ${operation.releaseId} in ${this.cloud}`);
         }
         state.canaryWeight = operation.weight;
       },
@@ -99,7 +105,9 @@ export class SimulatedCloudDriver implements CloudDriver {
     return this.apply(operation, 'promote', (state) => {
       if (state.stable?.releaseId === operation.releaseId) return;
       if (state.canary?.releaseId !== operation.releaseId) {
-        throw new Error(`no canary of release ${operation.releaseId} to promote in ${this.cloud}`);
+        throw new CloudConflictError(
+          `no canary of release ${operation.releaseId} to promote in ${this.cloud}`,
+        );
       }
       state.previous = state.stable ? { version: state.stable.version, image: state.stable.image } : null;
       state.stable = { ...state.canary };

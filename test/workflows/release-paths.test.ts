@@ -176,6 +176,44 @@ describe('release workflow paths', () => {
     assert.equal((await env.cloud('gcp').describe(request.model.name))?.stable?.version, '2.0.0');
   });
 
+  test('a second release of a model whose canary is running is refused by the cloud, and the first is unharmed', async () => {
+    const first = env.request({
+      clouds: ['aws'],
+      canary: { steps: [10, 100], analysisIntervalSeconds: 3 },
+      signoff: { quorum: 1, deadlineSeconds: 60 },
+    });
+    await env.seedStable(first.model.name, '1.0.0');
+    const firstHandle = await env.startRelease(first);
+    await eventually(async () => (await firstHandle.query(statusQuery)).stage === 'awaiting-signoff');
+    await firstHandle.executeUpdate(signoffUpdate, {
+      args: [{ approver: env.users.approverA.person, decision: 'approve', comment: 'First.' }],
+    });
+    await eventually(
+      async () => (await env.cloud('aws').describe(first.model.name))?.canaryWeight === 10,
+      20_000,
+      'first canary at 10%',
+    );
+
+    const second = env.request({
+      clouds: ['aws'],
+      model: { ...first.model, version: '2.0.1' },
+      signoff: { quorum: 1, deadlineSeconds: 60 },
+    });
+    const secondHandle = await env.startRelease(second);
+    await eventually(async () => (await secondHandle.query(statusQuery)).stage === 'awaiting-signoff');
+    await secondHandle.executeUpdate(signoffUpdate, {
+      args: [{ approver: env.users.approverA.person, decision: 'approve', comment: 'Second.' }],
+    });
+    const refused = await secondHandle.result();
+    assert.equal(refused.outcome, 'rolled-back');
+    assert.equal(refused.reason?.code, 'CLOUD_CONFLICT');
+    assert.match(refused.reason!.message, /already runs a canary of .* for release/);
+
+    const status = await firstHandle.result();
+    assert.equal(status.outcome, 'completed', JSON.stringify(status.reason));
+    assert.equal((await env.cloud('aws').describe(first.model.name))?.stable?.version, '2.0.0');
+  });
+
   test('a rejection ends the release rejected, with no cloud touched', async () => {
     const request = env.request();
     const handle = await env.startRelease(request);
