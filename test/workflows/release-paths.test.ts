@@ -207,7 +207,7 @@ describe('release workflow paths', () => {
     const refused = await secondHandle.result();
     assert.equal(refused.outcome, 'rolled-back');
     assert.equal(refused.reason?.code, 'CLOUD_CONFLICT');
-    assert.match(refused.reason!.message, /already runs a canary of .* for release/);
+    assert.match(refused.reason.message, /already runs a canary of .* for release/);
 
     const status = await firstHandle.result();
     assert.equal(status.outcome, 'completed', JSON.stringify(status.reason));
