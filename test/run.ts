@@ -35,7 +35,9 @@ const log = (line: string) => console.log(`[temporal] ${line}`);
 const cli = await ensureTemporalCli({ log });
 log(`using the Temporal CLI from ${cli.source}${cli.path ? ` (${cli.path})` : ''}`);
 const dataDir = await mkdtemp(path.join(tmpdir(), 'medrelease-test-server-'));
+const serverLog = path.join(dataDir, 'server.log');
 const server = await startDevServer({
+  logFile: serverLog,
   dbFile: path.join(dataDir, 'temporal.db'),
   port: await findFreePort(),
   headless: true,
@@ -65,5 +67,7 @@ const code = await new Promise<number>((resolve) =>
   child.once('exit', (exitCode, signal) => resolve(exitCode ?? (signal ? 1 : 0))),
 );
 await server.stop();
-await rm(dataDir, { recursive: true, force: true });
+// The server's log is kept when something failed: it is where a server-side cause shows.
+if (code === 0) await rm(dataDir, { recursive: true, force: true });
+else log(`tests failed; the server's log is in ${serverLog}`);
 process.exit(code);

@@ -1,6 +1,7 @@
 // How each worker is assembled from configuration: the control worker (workflows and control
 // activities) and one cloud worker per cloud (that cloud's CloudRolloutWorkflows and activities,
 // with only that cloud's driver). The entry points, tests and benchmarks all build workers here.
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
@@ -19,6 +20,31 @@ import type { CloudConfig, Config } from '../domain/config.js';
 import { cloudTaskQueue, controlTaskQueue } from '../domain/task-queues.js';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.js', import.meta.url));
+/** The workflow bundle `npm run build` writes; workers fall back to bundling at start without it. */
+export const WORKFLOW_BUNDLE_PATH = fileURLToPath(new URL('../workflow-bundle.js', import.meta.url));
+
+/**
+ * The prebuilt bundle when it is at least as new as the compiled workflow code it was made from, else
+ * the workflow sources (bundled when the worker starts), so a `tsc` without a re-bundle never runs
+ * stale workflow code.
+ */
+export function defaultWorkflowSource(): WorkflowSource {
+  if (!existsSync(WORKFLOW_BUNDLE_PATH)) return { workflowsPath: WORKFLOWS_PATH };
+  const bundledAt = statSync(WORKFLOW_BUNDLE_PATH).mtimeMs;
+  const sources = ['../workflows', '../domain'].map((folder) =>
+    fileURLToPath(new URL(folder, import.meta.url)),
+  );
+  const newest = Math.max(
+    ...sources.flatMap((folder) =>
+      readdirSync(folder)
+        .filter((name) => name.endsWith('.js'))
+        .map((name) => statSync(path.join(folder, name)).mtimeMs),
+    ),
+  );
+  return bundledAt >= newest
+    ? { workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } }
+    : { workflowsPath: WORKFLOWS_PATH };
+}
 
 /** Where workflow code comes from: bundled at start (the default) or a bundle built once by a test. */
 export type WorkflowSource = Pick<WorkerOptions, 'workflowsPath' | 'workflowBundle'>;
@@ -54,7 +80,7 @@ export async function createControlWorker(context: WorkerContext): Promise<Worke
     connection: context.connection,
     namespace: config.temporal.namespace,
     taskQueue: controlTaskQueue(config.temporal.taskQueuePrefix),
-    ...(context.workflows ?? { workflowsPath: WORKFLOWS_PATH }),
+    ...(context.workflows ?? defaultWorkflowSource()),
     activities,
     ...context.tuning,
     ...(context.identity ? { identity: context.identity } : {}),
@@ -104,7 +130,7 @@ export async function createCloudWorker(
     connection: context.connection,
     namespace: config.temporal.namespace,
     taskQueue: cloudTaskQueue(cloud.name, config.temporal.taskQueuePrefix),
-    ...(context.workflows ?? { workflowsPath: WORKFLOWS_PATH }),
+    ...(context.workflows ?? defaultWorkflowSource()),
     activities,
     ...context.tuning,
     ...(context.identity ? { identity: context.identity } : {}),

@@ -52,7 +52,7 @@ export async function CloudRolloutWorkflow(input: CloudRolloutInput): Promise<Cl
   });
   const control = proxyActivities<ControlActivities>({
     taskQueue: input.controlTaskQueue,
-    startToCloseTimeout: '1 minute',
+    startToCloseTimeout: '20 seconds',
     retry: {
       initialInterval: '1 second',
       maximumInterval: '20 seconds',

@@ -56,16 +56,24 @@ interface StopRequest {
 }
 
 export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatus> {
+  const controlRetry = {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '30 seconds',
+    maximumAttempts: 10,
+    nonRetryableErrorTypes: NON_RETRYABLE_FAILURES,
+  };
+  // Control activities are quick: a short timeout means a crashed control worker's task is retried
+  // by another within seconds. Staging evaluates a model on its reference set and may take minutes.
   const control = proxyActivities<ControlActivities>({
     taskQueue: input.taskQueues.control,
-    startToCloseTimeout: '2 minutes',
-    retry: {
-      initialInterval: '1 second',
-      backoffCoefficient: 2,
-      maximumInterval: '30 seconds',
-      maximumAttempts: 10,
-      nonRetryableErrorTypes: NON_RETRYABLE_FAILURES,
-    },
+    startToCloseTimeout: '20 seconds',
+    retry: controlRetry,
+  });
+  const staging = proxyActivities<ControlActivities>({
+    taskQueue: input.taskQueues.control,
+    startToCloseTimeout: '10 minutes',
+    retry: controlRetry,
   });
   const cloudActivities = (cloudName: string, retry: 'bounded' | 'until-done') =>
     proxyActivities<CloudActivities>({
@@ -382,7 +390,7 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
 
     await holdWhilePaused();
     enter('staging');
-    status.staging = await control.stageRelease({
+    status.staging = await staging.stageRelease({
       releaseId: input.releaseId,
       model: input.model,
       faultPlan: input.faultPlan,

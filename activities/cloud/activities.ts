@@ -35,15 +35,27 @@ export function createCloudActivities({ driver, telemetry }: CloudDependencies) 
       );
     }
   };
-  /** A conflict is a business failure: retrying cannot fix it, so it fails the activity at once. */
-  const classify = async <T>(change: Promise<T>): Promise<T> => {
+  /**
+   * Runs one cloud call: injected faults first, then the call itself while heartbeating (a real
+   * rollout takes longer than the heartbeat timeout, which exists so that a killed worker's call is
+   * retried within seconds), with a conflict turned into a non-retryable business failure.
+   */
+  const run = async <T>(name: OperationName, target: Target, call: () => Promise<T>): Promise<T> => {
+    const context = Context.current();
+    const interval = context.info.heartbeatTimeoutMs
+      ? Math.max(200, context.info.heartbeatTimeoutMs / 3)
+      : undefined;
+    const heartbeat = interval ? setInterval(() => context.heartbeat(), interval) : undefined;
     try {
-      return await change;
+      await injectFaults(name, target);
+      return await call();
     } catch (error) {
       if (error instanceof CloudConflictError) {
         throw ApplicationFailure.nonRetryable(error.message, FailureCode.CloudConflict);
       }
       throw error;
+    } finally {
+      clearInterval(heartbeat);
     }
   };
   const operation = (target: Target, suffix: string) => ({
@@ -53,14 +65,12 @@ export function createCloudActivities({ driver, telemetry }: CloudDependencies) 
   });
 
   return {
-    async deployCanary(target: Target): Promise<DeploymentState> {
-      await injectFaults('deployCanary', target);
-      return classify(driver.deployCanary(operation(target, 'deploy-canary')));
+    deployCanary(target: Target): Promise<DeploymentState> {
+      return run('deployCanary', target, () => driver.deployCanary(operation(target, 'deploy-canary')));
     },
 
-    async setCanaryWeight(target: Target & { step: number; weight: number }): Promise<DeploymentState> {
-      await injectFaults('setCanaryWeight', target);
-      return classify(
+    setCanaryWeight(target: Target & { step: number; weight: number }): Promise<DeploymentState> {
+      return run('setCanaryWeight', target, () =>
         driver.setCanaryWeight({
           ...operation(target, `step-${target.step}-weight-${target.weight}`),
           weight: target.weight,
@@ -68,36 +78,34 @@ export function createCloudActivities({ driver, telemetry }: CloudDependencies) 
       );
     },
 
-    async collectTelemetry(
+    collectTelemetry(
       target: Target & { step: number; weight: number; windowSeconds: number },
     ): Promise<TelemetryWindow> {
-      await injectFaults('collectTelemetry', target);
-      const deployment = await driver.describe(target.model.name);
-      return telemetry.collect({
-        releaseId: target.releaseId,
-        cloud: driver.cloud,
-        model: target.model,
-        ...(deployment?.stable ? { stableVersion: deployment.stable.version } : {}),
-        step: target.step,
-        weight: target.weight,
-        windowSeconds: target.windowSeconds,
-        ...(target.faultPlan ? { faultPlan: target.faultPlan } : {}),
+      return run('collectTelemetry', target, async () => {
+        const deployment = await driver.describe(target.model.name);
+        return telemetry.collect({
+          releaseId: target.releaseId,
+          cloud: driver.cloud,
+          model: target.model,
+          ...(deployment?.stable ? { stableVersion: deployment.stable.version } : {}),
+          step: target.step,
+          weight: target.weight,
+          windowSeconds: target.windowSeconds,
+          ...(target.faultPlan ? { faultPlan: target.faultPlan } : {}),
+        });
       });
     },
 
-    async promote(target: Target): Promise<DeploymentState> {
-      await injectFaults('promote', target);
-      return classify(driver.promote(operation(target, 'promote')));
+    promote(target: Target): Promise<DeploymentState> {
+      return run('promote', target, () => driver.promote(operation(target, 'promote')));
     },
 
-    async rollback(target: Target & { reason: string }): Promise<DeploymentState> {
-      await injectFaults('rollback', target);
-      return classify(driver.rollback(operation(target, 'rollback')));
+    rollback(target: Target & { reason: string }): Promise<DeploymentState> {
+      return run('rollback', target, () => driver.rollback(operation(target, 'rollback')));
     },
 
-    async retirePrevious(target: Target): Promise<DeploymentState> {
-      await injectFaults('retirePrevious', target);
-      return classify(driver.retirePrevious(operation(target, 'retire-previous')));
+    retirePrevious(target: Target): Promise<DeploymentState> {
+      return run('retirePrevious', target, () => driver.retirePrevious(operation(target, 'retire-previous')));
     },
   };
 }
