@@ -16,6 +16,32 @@ export async function recordHistory(client: Client, name: string, workflowIds: s
   for (const [index, workflowId] of workflowIds.entries()) {
     const history = await client.workflow.getHandle(workflowId).fetchHistory();
     const suffix = index === 0 ? '' : `-child-${index}`;
-    await writeFile(path.join(HISTORIES_DIR, `${name}${suffix}.json`), JSON.stringify(history));
+    await writeFile(
+      path.join(HISTORIES_DIR, `${name}${suffix}.json`),
+      JSON.stringify(redactCredentials(history)),
+    );
   }
 }
+
+interface JsonHistory {
+  events: { workflowExecutionSignaledEventAttributes?: { input?: { payloads?: { data?: string }[] } } }[];
+}
+
+/**
+ * The credential signals carry a user's token. Replay never reads it again (its verification is an
+ * activity whose result is in the history), so fixtures keep the signal with the token replaced.
+ */
+export function redactCredentials(history: unknown): JsonHistory {
+  const json = JSON.parse(JSON.stringify(history)) as JsonHistory;
+  for (const event of json.events) {
+    for (const payload of event.workflowExecutionSignaledEventAttributes?.input?.payloads ?? []) {
+      const value = JSON.parse(Buffer.from(payload.data ?? '', 'base64').toString('utf8')) as unknown;
+      if (value && typeof value === 'object' && 'credential' in value) {
+        payload.data = Buffer.from(JSON.stringify({ ...value, credential: REDACTED })).toString('base64');
+      }
+    }
+  }
+  return json;
+}
+
+export const REDACTED = 'redacted-by-recordHistory';

@@ -104,7 +104,9 @@ describe('release request', () => {
 
 describe('the example release request in examples/', () => {
   test('is valid against the API schema and the semantic checks', () => {
-    const example: unknown = JSON.parse(readFileSync(new URL('../../../examples/release-request.json', import.meta.url), 'utf8'));
+    const example: unknown = JSON.parse(
+      readFileSync(new URL('../../../examples/release-request.json', import.meta.url), 'utf8'),
+    );
     const validator = Compile(CreateReleaseRequest);
     assert.deepEqual(validator.Errors(example), []);
     assert.deepEqual(releaseRequestProblems(example as CreateReleaseRequest, parseConfig({})), []);

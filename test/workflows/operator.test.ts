@@ -74,6 +74,10 @@ describe('operator actions', () => {
         ['resume', 'op-dave'],
       ],
     );
+    await recordHistory(env.client, 'paused-and-resumed', [
+      handle.workflowId,
+      cloudRolloutWorkflowId(handle.workflowId, 'aws'),
+    ]);
   });
 
   test('abort mid-canary restores every cloud touched and records who aborted', async () => {
@@ -188,5 +192,6 @@ describe('operator actions', () => {
     assert.equal(status.outcome, 'aborted');
     assert.equal(status.reason?.code, 'ABORTED');
     assert.equal(status.operatorActions[0]!.via, 'signal');
+    await recordHistory(env.client, 'aborted-by-signal', [handle.workflowId]);
   });
 });

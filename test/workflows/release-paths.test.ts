@@ -145,6 +145,10 @@ describe('release workflow paths', () => {
     assert.ok((await rollbackAt('aws')) >= (await rollbackAt('gcp')));
     const events = status.timeline.map((event) => event.event);
     assert.ok(events.some((event) => event.startsWith('rolling back 3 cloud(s)')));
+    await recordHistory(env.client, 'later-wave-fault', [
+      handle.workflowId,
+      ...['aws', 'azure', 'gcp'].map((cloud) => cloudRolloutWorkflowId(handle.workflowId, cloud)),
+    ]);
   });
 
   test('a transient driver failure is retried and the release still completes', async () => {

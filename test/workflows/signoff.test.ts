@@ -6,6 +6,7 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { signoffSignal, signoffUpdate, statusQuery } from '../../workflows/messages.js';
 import { eventually, TestEnvironment, type RunningWorkers } from '../helpers/environment.js';
+import { recordHistory } from '../helpers/histories.js';
 
 async function refusalCode(promise: Promise<unknown>): Promise<string> {
   const error = await promise.then(
@@ -133,6 +134,7 @@ describe('clinical sign-off', () => {
       ],
     );
     assert.equal(status.signoff.refused.length, 2);
+    await recordHistory(env.client, 'signoff-by-signal', [handle.workflowId]);
   });
 
   test('a rejection by signal ends the release rejected', async () => {
