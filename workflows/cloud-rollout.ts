@@ -3,7 +3,6 @@
 // on the control queue. On a failing verdict it restores its own cloud at once and fails, and the
 // parent then restores every other cloud it touched.
 import {
-  ActivityCancellationType,
   ApplicationFailure,
   condition,
   getExternalWorkflowHandle,
@@ -13,9 +12,10 @@ import {
 } from '@temporalio/workflow';
 import type { CloudActivities } from '../activities/cloud/activities.js';
 import type { ControlActivities } from '../activities/control.js';
-import { FailureCode, NON_RETRYABLE_FAILURES } from '../domain/errors.js';
+import { FailureCode } from '../domain/errors.js';
 import type { CanarySettings, FaultPlan } from '../domain/release.js';
 import type { StepVerdict } from '../domain/status.js';
+import { cloudOptions, controlOptions } from './activity-options.js';
 import { cloudProgressSignal, setPausedSignal, type CloudProgress } from './messages.js';
 
 export interface CloudRolloutInput {
@@ -36,30 +36,11 @@ export interface CloudRolloutResult {
 }
 
 export async function CloudRolloutWorkflow(input: CloudRolloutInput): Promise<CloudRolloutResult> {
-  const cloud = proxyActivities<CloudActivities>({
-    startToCloseTimeout: input.activityTimeoutSeconds * 1000,
-    heartbeatTimeout: Math.max(input.activityTimeoutSeconds * 500, 5000),
-    // A change to the cloud must have finished (or been refused) before the parent restores the
-    // cloud, or a late weight change could land after the rollback.
-    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-    retry: {
-      initialInterval: '1 second',
-      backoffCoefficient: 2,
-      maximumInterval: '20 seconds',
-      maximumAttempts: 8,
-      nonRetryableErrorTypes: NON_RETRYABLE_FAILURES,
-    },
-  });
-  const control = proxyActivities<ControlActivities>({
-    taskQueue: input.controlTaskQueue,
-    startToCloseTimeout: '20 seconds',
-    retry: {
-      initialInterval: '1 second',
-      maximumInterval: '20 seconds',
-      maximumAttempts: 8,
-      nonRetryableErrorTypes: NON_RETRYABLE_FAILURES,
-    },
-  });
+  // The cloud's own task queue: this workflow runs there.
+  const cloud = proxyActivities<CloudActivities>(
+    cloudOptions(undefined, input.activityTimeoutSeconds, 'bounded'),
+  );
+  const control = proxyActivities<ControlActivities>(controlOptions(input.controlTaskQueue));
 
   let paused = input.paused;
   setHandler(setPausedSignal, (value) => {

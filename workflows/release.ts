@@ -4,7 +4,6 @@
 // aborted. Every cloud that is changed registers a compensation first; any failure, abort or manual
 // rollback after that runs them newest first in a scope that cannot be cancelled.
 import {
-  ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
@@ -21,7 +20,7 @@ import {
 } from '@temporalio/workflow';
 import type { CloudActivities } from '../activities/cloud/activities.js';
 import type { ControlActivities } from '../activities/control.js';
-import { FailureCode, NON_RETRYABLE_FAILURES } from '../domain/errors.js';
+import { FailureCode } from '../domain/errors.js';
 import {
   isTerminal,
   type Person,
@@ -32,6 +31,7 @@ import {
 import { operatorRefusal, signoffRefusal } from '../domain/rules.js';
 import { CloudsKey, ModelNameKey, ModelVersionKey, StageKey } from '../domain/search-attributes.js';
 import type { OperatorAction, ReleaseStatus, SignoffRecord } from '../domain/status.js';
+import { cloudOptions, controlOptions } from './activity-options.js';
 import { CloudRolloutWorkflow, cloudRolloutWorkflowId } from './cloud-rollout.js';
 import {
   cloudProgressSignal,
@@ -56,41 +56,13 @@ interface StopRequest {
 }
 
 export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatus> {
-  const controlRetry = {
-    initialInterval: '1 second',
-    backoffCoefficient: 2,
-    maximumInterval: '30 seconds',
-    maximumAttempts: 10,
-    nonRetryableErrorTypes: NON_RETRYABLE_FAILURES,
-  };
-  // Control activities are quick: a short timeout means a crashed control worker's task is retried
-  // by another within seconds. Staging evaluates a model on its reference set and may take minutes.
-  const control = proxyActivities<ControlActivities>({
-    taskQueue: input.taskQueues.control,
-    startToCloseTimeout: '20 seconds',
-    retry: controlRetry,
-  });
-  const staging = proxyActivities<ControlActivities>({
-    taskQueue: input.taskQueues.control,
-    startToCloseTimeout: '10 minutes',
-    retry: controlRetry,
-  });
+  const control = proxyActivities<ControlActivities>(controlOptions(input.taskQueues.control));
+  // Staging evaluates a model on its reference set and may take minutes.
+  const staging = proxyActivities<ControlActivities>(controlOptions(input.taskQueues.control, '10 minutes'));
   const cloudActivities = (cloudName: string, retry: 'bounded' | 'until-done') =>
-    proxyActivities<CloudActivities>({
-      taskQueue: input.taskQueues.clouds[cloudName]!,
-      startToCloseTimeout: input.activityTimeoutSeconds * 1000,
-      heartbeatTimeout: Math.max(input.activityTimeoutSeconds * 500, 5000),
-      cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-      retry: {
-        initialInterval: '1 second',
-        backoffCoefficient: 2,
-        maximumInterval: retry === 'bounded' ? '20 seconds' : '1 minute',
-        // Restoring a cloud must not give up: an unreachable cloud keeps the release in
-        // 'rolling-back', visible, until it is reachable again.
-        ...(retry === 'bounded' ? { maximumAttempts: 8 } : {}),
-        nonRetryableErrorTypes: NON_RETRYABLE_FAILURES,
-      },
-    });
+    proxyActivities<CloudActivities>(
+      cloudOptions(input.taskQueues.clouds[cloudName], input.activityTimeoutSeconds, retry),
+    );
 
   const now = () => new Date().toISOString();
   const status: ReleaseStatus = {
