@@ -54,8 +54,9 @@ export async function CloudRolloutWorkflow(input: CloudRolloutInput): Promise<Cl
   // rollouts that started under the old code replaying as they ran.
   const batchReports = patched('progress-reports-not-awaited');
   const pendingReports: Promise<void>[] = [];
+  let reportSeq = 0;
   const report = async (progress: Omit<CloudProgress, 'cloud'>): Promise<void> => {
-    const sent = parent.signal(cloudProgressSignal, { cloud: input.cloud, ...progress });
+    const sent = parent.signal(cloudProgressSignal, { cloud: input.cloud, seq: ++reportSeq, ...progress });
     if (!batchReports) return sent;
     // Observed below; this only keeps a report that fails before then from being unhandled.
     sent.catch(() => undefined);

@@ -53,6 +53,8 @@ export interface CloudProgress {
   weight: number;
   verdict?: StepVerdict;
   event: string;
+  /** Order of the report within its rollout: reports sent together may arrive out of order. */
+  seq?: number;
 }
 
 export const statusQuery = defineQuery<ReleaseStatus>('status');

@@ -233,9 +233,18 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
     await operate({ action: args.action, by: verified.person, reason: args.reason }, 'signal');
   });
 
+  const lastReportSeq = new Map<string, number>();
   setHandler(cloudProgressSignal, (progress) => {
     const cloudStatus = status.clouds[progress.cloud];
     if (!cloudStatus || isTerminal(status.stage)) return;
+    // A report older than one already applied still goes on the timeline, but must not move the
+    // cloud's state backwards.
+    const last = lastReportSeq.get(progress.cloud) ?? 0;
+    if (progress.seq !== undefined && progress.seq <= last) {
+      record(progress.event, progress.cloud);
+      return;
+    }
+    if (progress.seq !== undefined) lastReportSeq.set(progress.cloud, progress.seq);
     Object.assign(cloudStatus, {
       state: progress.state,
       step: progress.step,
