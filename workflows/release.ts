@@ -240,18 +240,20 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
     // A report older than one already applied still goes on the timeline, but must not move the
     // cloud's state backwards.
     const last = lastReportSeq.get(progress.cloud) ?? 0;
-    if (progress.seq !== undefined && progress.seq <= last) {
-      record(progress.event, progress.cloud);
-      return;
+    const stale = progress.seq !== undefined && progress.seq <= last;
+    if (!stale) {
+      if (progress.seq !== undefined) lastReportSeq.set(progress.cloud, progress.seq);
+      Object.assign(cloudStatus, {
+        state: progress.state,
+        step: progress.step,
+        weight: progress.weight,
+        updatedAt: now(),
+      });
     }
-    if (progress.seq !== undefined) lastReportSeq.set(progress.cloud, progress.seq);
-    Object.assign(cloudStatus, {
-      state: progress.state,
-      step: progress.step,
-      weight: progress.weight,
-      updatedAt: now(),
-    });
-    if (progress.verdict) cloudStatus.lastVerdict = progress.verdict;
+    // A late report may still carry the newest verdict (it was sent just before the final report).
+    if (progress.verdict && progress.verdict.step >= (cloudStatus.lastVerdict?.step ?? -1)) {
+      cloudStatus.lastVerdict = progress.verdict;
+    }
     record(progress.event, progress.cloud);
   });
 
