@@ -8,6 +8,8 @@ export const FailureCode = {
   CanaryVerdictFailed: 'CANARY_VERDICT_FAILED',
   CloudNotConfigured: 'CLOUD_NOT_CONFIGURED',
   CloudConflict: 'CLOUD_CONFLICT',
+  CloudRejected: 'CLOUD_REJECTED',
+  RolloutFailed: 'ROLLOUT_FAILED',
   CredentialInvalid: 'CREDENTIAL_INVALID',
   SignoffRefused: 'SIGNOFF_REFUSED',
   NotPermitted: 'NOT_PERMITTED',
@@ -23,6 +25,8 @@ export const NON_RETRYABLE_FAILURES: string[] = [
   FailureCode.CanaryVerdictFailed,
   FailureCode.CloudNotConfigured,
   FailureCode.CloudConflict,
+  FailureCode.CloudRejected,
+  FailureCode.RolloutFailed,
   FailureCode.CredentialInvalid,
 ];
 

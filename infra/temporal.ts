@@ -3,22 +3,9 @@
 // last resort.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import {
-  access,
-  constants,
-  mkdir,
-  mkdtemp,
-  open,
-  readdir,
-  readFile,
-  rename,
-  rm,
-  stat,
-} from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { homedir } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
@@ -26,6 +13,18 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 // Not re-exported from the package index; it maps SDK type names to the wire enum the operator API uses.
 import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes.js';
 import { SEARCH_ATTRIBUTES } from '../domain/search-attributes.js';
+import {
+  ensureCachedBuild,
+  forEachLine,
+  isExecutableFile,
+  processEnd,
+  runGo,
+  silent,
+  toolDirectory,
+  type Log,
+} from './build-cache.js';
+
+export { cacheRoot } from './build-cache.js';
 
 // v1.6.0 and later use a `replace` directive in go.mod, which `go install pkg@version` refuses.
 export const TEMPORAL_CLI_VERSION = '1.5.1';
@@ -36,22 +35,12 @@ const READY_TIMEOUT_MS = 60_000;
 const STOP_GRACE_MS = 10_000;
 const LOG_TAIL_LINES = 40;
 
-type Log = (line: string) => void;
-const silent: Log = () => {};
-
 export type TemporalCli =
   | { path: string; source: 'explicit' | 'path' | 'cache' | 'go-install' }
   | { path: undefined; source: 'sdk-download' };
 
-/** Root of medrelease's cache, outside the repository so a fresh clone or `git clean` keeps the built CLI. */
-export function cacheRoot(): string {
-  if (process.env.MEDRELEASE_CACHE_DIR) return process.env.MEDRELEASE_CACHE_DIR;
-  if (process.env.XDG_CACHE_HOME) return path.join(process.env.XDG_CACHE_HOME, 'medrelease');
-  return path.join(homedir(), '.cache', 'medrelease');
-}
-
 function cachedCliPath(): string {
-  return path.join(cacheRoot(), 'bin', `temporal-${TEMPORAL_CLI_VERSION}`, 'temporal');
+  return path.join(toolDirectory('temporal', TEMPORAL_CLI_VERSION), 'temporal');
 }
 
 /** Looks for an existing CLI: `$MEDRELEASE_TEMPORAL_CLI`, then `temporal` on PATH, then the cache. Never builds. */
@@ -86,22 +75,25 @@ export async function ensureTemporalCli(opts: { log?: Log } = {}): Promise<Tempo
     return { path: undefined, source: 'sdk-download' };
   }
   const cached = cachedCliPath();
-  const outcome = await buildIntoCache(cached, log);
+  const { outcome } = await ensureCachedBuild({
+    tool: 'temporal',
+    version: TEMPORAL_CLI_VERSION,
+    files: ['temporal'],
+    log,
+    // go install writes straight into GOBIN: the staging folder, published by a rename when complete.
+    build: (staging) =>
+      runGo({
+        args: ['install', `${CLI_MODULE}@v${TEMPORAL_CLI_VERSION}`],
+        env: { GOBIN: staging },
+        label: 'Building the Temporal CLI (several minutes on a cold Go cache)',
+        log,
+      }),
+  });
   if (outcome === 'failed') {
     log('Building the Temporal CLI failed; falling back to the SDK download (needs the internet)');
     return { path: undefined, source: 'sdk-download' };
   }
   return { path: cached, source: outcome === 'built' ? 'go-install' : 'cache' };
-}
-
-async function isExecutableFile(file: string): Promise<boolean> {
-  try {
-    const stats = await stat(file);
-    await access(file, constants.X_OK);
-    return stats.isFile();
-  } catch {
-    return false;
-  }
 }
 
 async function findOnPath(command: string): Promise<string | undefined> {
@@ -111,135 +103,6 @@ async function findOnPath(command: string): Promise<string | undefined> {
     if (await isExecutableFile(candidate)) return candidate;
   }
   return undefined;
-}
-
-/** Builds under a lock, so parallel test processes build once; a build started meanwhile counts as 'cached'. */
-async function buildIntoCache(target: string, log: Log): Promise<'built' | 'cached' | 'failed'> {
-  const versionDirectory = path.dirname(target);
-  const binDirectory = path.dirname(versionDirectory);
-  await mkdir(binDirectory, { recursive: true });
-  const release = await acquireLock(`${versionDirectory}.lock`, log);
-  try {
-    if (await isExecutableFile(target)) return 'cached';
-    await removeAbandonedStagingDirectories(binDirectory);
-    // go install writes straight into GOBIN; staging beside the target lets a rename publish it atomically.
-    const staging = await mkdtemp(path.join(binDirectory, stagingPrefix()));
-    try {
-      if (!(await goInstall(staging, log))) return 'failed';
-      await mkdir(versionDirectory, { recursive: true });
-      await rename(path.join(staging, 'temporal'), target);
-      return 'built';
-    } finally {
-      await rm(staging, { recursive: true, force: true });
-    }
-  } finally {
-    await release();
-  }
-}
-
-function stagingPrefix(): string {
-  return `.temporal-${TEMPORAL_CLI_VERSION}-build-`;
-}
-
-/** Only called while holding the lock, so any staging directory left is from a killed build. */
-async function removeAbandonedStagingDirectories(binDirectory: string): Promise<void> {
-  for (const name of await readdir(binDirectory)) {
-    if (name.startsWith(stagingPrefix())) {
-      await rm(path.join(binDirectory, name), { recursive: true, force: true });
-    }
-  }
-}
-
-/** A lock file holding the owner's pid; a lock whose owner died (e.g. killed mid-build) is taken over. */
-async function acquireLock(lockFile: string, log: Log): Promise<() => Promise<void>> {
-  let announcedWait = false;
-  for (;;) {
-    try {
-      const handle = await open(lockFile, 'wx');
-      await handle.writeFile(String(process.pid));
-      await handle.close();
-      return () => rm(lockFile, { force: true });
-    } catch (error) {
-      if (!isErrorCode(error, 'EEXIST')) throw error;
-    }
-    const owner = Number(await readFile(lockFile, 'utf8').catch(() => ''));
-    if (owner && !isProcessAlive(owner)) {
-      await rm(lockFile, { force: true });
-      continue;
-    }
-    if (!announcedWait) {
-      log(`Another process (pid ${owner || 'unknown'}) is building the Temporal CLI; waiting for it`);
-      announcedWait = true;
-    }
-    await delay(1_000);
-  }
-}
-
-function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: the process exists but belongs to another user.
-    return isErrorCode(error, 'EPERM');
-  }
-}
-
-function isErrorCode(error: unknown, code: string): boolean {
-  return error instanceof Error && (error as NodeJS.ErrnoException).code === code;
-}
-
-async function goInstall(gobin: string, log: Log): Promise<boolean> {
-  const first = await runGoInstall(gobin, {}, log);
-  if (first.ok) return true;
-  if (!isChecksumDatabaseUnreachable(first.output)) return false;
-  log('The Go checksum database is unreachable; retrying this one go install with GOSUMDB=off');
-  return (await runGoInstall(gobin, { GOSUMDB: 'off' }, log)).ok;
-}
-
-/** A mismatch is a real integrity failure and must not be retried without the checksum database. */
-function isChecksumDatabaseUnreachable(output: string[]): boolean {
-  const text = output.join('\n');
-  // Go reports a failed checksum-database lookup as "<module>@<version>: verifying module|go.mod: <cause>".
-  return /verifying (module|go\.mod): /.test(text) && !/checksum mismatch/.test(text);
-}
-
-async function runGoInstall(
-  gobin: string,
-  extraEnvironment: Record<string, string>,
-  log: Log,
-): Promise<{ ok: boolean; output: string[] }> {
-  const moduleVersion = `${CLI_MODULE}@v${TEMPORAL_CLI_VERSION}`;
-  const started = Date.now();
-  const elapsed = () => `${Math.round((Date.now() - started) / 1000)}s`;
-  log(`Building the Temporal CLI: go install ${moduleVersion} (several minutes on a cold Go cache)`);
-  const child = spawn('go', ['install', moduleVersion], {
-    env: { ...process.env, ...extraEnvironment, GOBIN: gobin },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  const onLine = (line: string) => {
-    output.push(line);
-    log(`[${elapsed()}] ${line}`);
-  };
-  forEachLine(child.stdout, onLine);
-  forEachLine(child.stderr, onLine);
-  const ended = await processEnd(child);
-  const ok = ended === 'exit code 0';
-  log(`go install ${ok ? 'finished' : `failed (${ended})`} after ${elapsed()}`);
-  return { ok, output };
-}
-
-function forEachLine(stream: Readable, onLine: Log): void {
-  createInterface({ input: stream, crlfDelay: Infinity }).on('line', onLine);
-}
-
-/** Resolves once the process has ended or could not start, describing how, e.g. 'exit code 1'. */
-function processEnd(child: ChildProcess): Promise<string> {
-  return new Promise((resolve) => {
-    child.once('error', (error) => resolve(`could not run: ${error.message}`));
-    child.once('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `exit code ${code}`));
-  });
 }
 
 /**

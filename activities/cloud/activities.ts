@@ -6,7 +6,13 @@ import type { CloudOperation as OperationName, FaultPlan } from '../../domain/re
 import type { TelemetryWindow } from '../../domain/status.js';
 import type { TelemetrySource } from '../telemetry/source.js';
 import { FailureCode } from '../../domain/errors.js';
-import { CloudConflictError, type CloudDriver, type DeploymentState } from './driver.js';
+import {
+  CloudConflictError,
+  CloudRejectedError,
+  RolloutFailedError,
+  type CloudDriver,
+  type DeploymentState,
+} from './driver.js';
 
 export interface CloudDependencies {
   driver: CloudDriver;
@@ -52,6 +58,12 @@ export function createCloudActivities({ driver, telemetry }: CloudDependencies) 
     } catch (error) {
       if (error instanceof CloudConflictError) {
         throw ApplicationFailure.nonRetryable(error.message, FailureCode.CloudConflict);
+      }
+      if (error instanceof CloudRejectedError) {
+        throw ApplicationFailure.nonRetryable(error.message, FailureCode.CloudRejected);
+      }
+      if (error instanceof RolloutFailedError) {
+        throw ApplicationFailure.nonRetryable(error.message, FailureCode.RolloutFailed);
       }
       throw error;
     } finally {

@@ -17,7 +17,17 @@ export interface DeploymentState {
   canaryWeight: number;
   /** The version promotion replaced, kept warm for instant rollback until retired. */
   previous: ModelVersion | null;
+  /** How traffic is split in this cloud and the canary's share as measured there (percent). */
+  traffic?: { mode: TrafficMode; canaryShare: number };
+  /** Desired state someone changed by hand in the cloud, restored by this call (one line each). */
+  corrections?: string[];
 }
+
+/**
+ * gateway-api: weights on an HTTPRoute's backendRefs; replica-ratio: the share of Ready canary
+ * endpoints behind one Service; simulated: the simulation's weight.
+ */
+export type TrafficMode = 'gateway-api' | 'replica-ratio' | 'simulated';
 
 export interface CloudOperation {
   operationId: string;
@@ -48,6 +58,25 @@ export class CloudConflictError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'CloudConflictError';
+  }
+}
+
+/**
+ * The cloud's API refused the request and repeating it cannot help (401, 403, a missing namespace,
+ * an invalid object): the message names the cloud, the object and the API's reason.
+ */
+export class CloudRejectedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CloudRejectedError';
+  }
+}
+
+/** A rollout that stopped progressing (the Deployment's progress deadline passed): its own message. */
+export class RolloutFailedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RolloutFailedError';
   }
 }
 
