@@ -15,8 +15,32 @@ export const CloudConfig = Type.Object(
     driver: Type.Union([Type.Literal('simulated'), Type.Literal('kubernetes')]),
     region: Type.String({ minLength: 1 }),
     jurisdiction: Type.String({ pattern: '^[A-Z]{2,8}$' }),
-    kubeContext: Type.Optional(Type.String()),
-    namespace: Type.Optional(Type.String()),
+    /** kubernetes driver: the kubeconfig file (default $KUBECONFIG, then ~/.kube/config) and its context. */
+    kubeconfig: Type.Optional(Type.String({ minLength: 1 })),
+    kubeContext: Type.Optional(Type.String({ minLength: 1 })),
+    /** kubernetes driver: the namespace the models run in; it must exist. Default medrelease. */
+    namespace: Type.Optional(Type.String({ pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63 })),
+    /**
+     * kubernetes driver: how traffic is split. gateway-api sets weights on an HTTPRoute; replica-ratio
+     * scales the canary against the stable version behind one Service; auto (the default) uses the
+     * Gateway API when the cluster has the HTTPRoute CRD.
+     */
+    traffic: Type.Optional(
+      Type.Union([Type.Literal('auto'), Type.Literal('gateway-api'), Type.Literal('replica-ratio')]),
+    ),
+    /** kubernetes driver: the Gateway the HTTPRoutes attach to. */
+    gateway: Type.Optional(
+      Type.Object(
+        { name: Type.String({ minLength: 1 }), namespace: Type.Optional(Type.String({ minLength: 1 })) },
+        { additionalProperties: false },
+      ),
+    ),
+    /** kubernetes driver: pods serving a model at full traffic (replica-ratio steps are 100/replicas %). Default 4. */
+    replicas: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })),
+    /** kubernetes driver: a rollout that makes no progress this long fails its step. Default 120. */
+    progressDeadlineSeconds: Type.Optional(Type.Integer({ minimum: 10, maximum: 3600 })),
+    /** Where canary telemetry comes from; the Prometheus source is not part of this version yet. */
+    telemetry: Type.Optional(Type.Literal('simulated')),
   },
   { additionalProperties: false },
 );
@@ -140,6 +164,6 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
   return parseConfig(raw, file ? `configuration file ${file}` : 'configuration');
 }
 
-export function simulatedOnly(config: Config): boolean {
-  return config.clouds.every((cloud) => cloud.driver === 'simulated');
+export function telemetrySourceOf(cloud: CloudConfig): 'simulated' {
+  return cloud.telemetry ?? 'simulated';
 }

@@ -2,7 +2,7 @@
 // and every semantic rule the JSON schema cannot express checked here, each problem naming its field.
 import { createHash } from 'node:crypto';
 import type { Config } from './config.js';
-import { simulatedOnly } from './config.js';
+import { telemetrySourceOf } from './config.js';
 import { RELEASE_DEFAULTS, type CreateReleaseRequest, type Person, type ReleaseInput } from './release.js';
 import { canaryStepProblems, planWaves } from './rules.js';
 import { cloudTaskQueue, controlTaskQueue } from './task-queues.js';
@@ -37,12 +37,8 @@ export function releaseRequestProblems(request: CreateReleaseRequest, config: Co
     }
   }
   if (request.faultPlan) {
-    if (!simulatedOnly(config)) {
-      problems.push({
-        field: '/faultPlan',
-        message: 'a fault plan is only accepted while every cloud uses the simulated driver',
-      });
-    }
+    // Faults are injected by the simulations: a telemetry fault needs the cloud's telemetry source to be
+    // simulated, a driver fault its cloud driver.
     const entries = [
       ...(request.faultPlan.telemetry ?? []).map(
         (fault, index) => ['telemetry', index, fault.cloud] as const,
@@ -50,10 +46,21 @@ export function releaseRequestProblems(request: CreateReleaseRequest, config: Co
       ...(request.faultPlan.driver ?? []).map((fault, index) => ['driver', index, fault.cloud] as const),
     ];
     for (const [kind, index, cloud] of entries) {
+      const configured = config.clouds.find((candidate) => candidate.name === cloud);
       if (!request.clouds.includes(cloud)) {
         problems.push({
           field: `/faultPlan/${kind}/${index}/cloud`,
           message: `cloud '${cloud}' is not one of the release's clouds`,
+        });
+      } else if (kind === 'driver' && configured?.driver !== 'simulated') {
+        problems.push({
+          field: `/faultPlan/driver/${index}/cloud`,
+          message: `cloud '${cloud}' uses the ${configured?.driver} driver: driver faults are only injected into simulated clouds`,
+        });
+      } else if (kind === 'telemetry' && configured && telemetrySourceOf(configured) !== 'simulated') {
+        problems.push({
+          field: `/faultPlan/telemetry/${index}/cloud`,
+          message: `cloud '${cloud}' reads real telemetry: telemetry faults are only injected into the simulated source`,
         });
       }
     }
@@ -112,6 +119,7 @@ export function buildReleaseInput(options: {
     },
     keepWarmSeconds: request.keepWarmSeconds ?? RELEASE_DEFAULTS.keepWarmSeconds,
     activityTimeoutSeconds: request.activityTimeoutSeconds ?? RELEASE_DEFAULTS.activityTimeoutSeconds,
+    cloudStepAttempts: request.cloudStepAttempts ?? RELEASE_DEFAULTS.cloudStepAttempts,
     ...(request.faultPlan ? { faultPlan: request.faultPlan } : {}),
     taskQueues: {
       control: controlTaskQueue(prefix),

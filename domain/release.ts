@@ -191,6 +191,14 @@ export const CreateReleaseRequest = Type.Object(
         description: 'Start-to-close timeout of each cloud activity. Default 60.',
       }),
     ),
+    cloudStepAttempts: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 50,
+        description:
+          'How often a forward step in a cloud (deploy, weight, telemetry, promote) is tried before the release gives up and rolls back; restoring a cloud is retried until it answers. Default 8 (about 70 s of an unreachable API).',
+      }),
+    ),
     faultPlan: Type.Optional(FaultPlan),
   },
   { additionalProperties: false },
@@ -232,6 +240,8 @@ export interface ReleaseInput {
   signoff: { quorum: number; deadlineSeconds: number };
   keepWarmSeconds: number;
   activityTimeoutSeconds: number;
+  /** Absent in releases started before it existed: those use the default. */
+  cloudStepAttempts?: number;
   faultPlan?: FaultPlan;
   /** Where the control activities and each cloud's workflows and activities run. */
   taskQueues: { control: string; clouds: Record<string, string> };
@@ -249,6 +259,7 @@ export const RELEASE_DEFAULTS = {
   deadlineSeconds: 7 * 86_400,
   keepWarmSeconds: 3600,
   activityTimeoutSeconds: 60,
+  cloudStepAttempts: 8,
 } as const;
 
 export const ACTIVE_STAGES = [

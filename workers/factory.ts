@@ -9,6 +9,7 @@ import { thresholdJudge } from '../activities/analysis/threshold-judge.js';
 import { FileAuditStore } from '../activities/audit.js';
 import { createCloudActivities } from '../activities/cloud/activities.js';
 import type { CloudDriver } from '../activities/cloud/driver.js';
+import { KubernetesCloudDriver, loadContext } from '../activities/cloud/kubernetes.js';
 import { SimulatedCloudDriver } from '../activities/cloud/simulated.js';
 import { baselineGate } from '../activities/compliance/gate.js';
 import { createControlActivities } from '../activities/control.js';
@@ -16,7 +17,7 @@ import { TokenVerifier } from '../activities/credentials.js';
 import { SimulatedStagingTarget } from '../activities/staging.js';
 import { SimulatedTelemetrySource } from '../activities/telemetry/simulated.js';
 import type { TelemetrySource } from '../activities/telemetry/source.js';
-import type { CloudConfig, Config } from '../domain/config.js';
+import { telemetrySourceOf, type CloudConfig, type Config } from '../domain/config.js';
 import { cloudTaskQueue, controlTaskQueue } from '../domain/task-queues.js';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.js', import.meta.url));
@@ -106,15 +107,22 @@ export function createCloudDriver(config: Config, cloud: CloudConfig): CloudDriv
         failureRate: config.simulated.failureRate,
       });
     case 'kubernetes':
-      throw new Error(
-        `cloud '${cloud.name}': the kubernetes driver is not part of this version yet; configure driver: simulated`,
-      );
+      return new KubernetesCloudDriver(cloud.name, {
+        kubeConfig: loadContext(cloud.kubeconfig, cloud.kubeContext!, cloud.name),
+        namespace: cloud.namespace ?? 'medrelease',
+        traffic: cloud.traffic ?? 'auto',
+        replicas: cloud.replicas ?? 4,
+        ...(cloud.gateway ? { gateway: cloud.gateway } : {}),
+        progressDeadlineSeconds: cloud.progressDeadlineSeconds ?? 120,
+      });
   }
 }
 
 export function createTelemetrySource(cloud: CloudConfig): TelemetrySource {
-  if (cloud.driver === 'simulated') return new SimulatedTelemetrySource();
-  throw new Error(`cloud '${cloud.name}': the prometheus telemetry source is not part of this version yet`);
+  switch (telemetrySourceOf(cloud)) {
+    case 'simulated':
+      return new SimulatedTelemetrySource();
+  }
 }
 
 export async function createCloudWorker(

@@ -26,13 +26,14 @@ export function controlOptions(
 /**
  * Activities that change a cloud. They heartbeat, so a killed worker's call is retried within
  * seconds; a change must have finished (or been refused) before a cancellation completes, or a late
- * weight change could land after the rollback. Forward steps give up after 8 attempts; restoring a
+ * weight change could land after the rollback. Forward steps give up after `boundedAttempts` (default 8); restoring a
  * cloud never does: an unreachable cloud keeps the release visibly 'rolling-back' until it answers.
  */
 export function cloudOptions(
   taskQueue: string | undefined,
   timeoutSeconds: number,
   retry: 'bounded' | 'until-done',
+  boundedAttempts = 8,
 ): ActivityOptions {
   return {
     ...(taskQueue ? { taskQueue } : {}),
@@ -43,7 +44,7 @@ export function cloudOptions(
       initialInterval: '1 second',
       backoffCoefficient: 2,
       maximumInterval: retry === 'bounded' ? '20 seconds' : '1 minute',
-      ...(retry === 'bounded' ? { maximumAttempts: 8 } : {}),
+      ...(retry === 'bounded' ? { maximumAttempts: boundedAttempts } : {}),
       nonRetryableErrorTypes: NON_RETRYABLE_FAILURES,
     },
   };

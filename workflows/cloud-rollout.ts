@@ -12,6 +12,7 @@ import {
   sleep,
 } from '@temporalio/workflow';
 import type { CloudActivities } from '../activities/cloud/activities.js';
+import type { DeploymentState } from '../activities/cloud/driver.js';
 import type { ControlActivities } from '../activities/control.js';
 import { FailureCode } from '../domain/errors.js';
 import type { CanarySettings, FaultPlan } from '../domain/release.js';
@@ -26,6 +27,7 @@ export interface CloudRolloutInput {
   model: { name: string; version: string; image: string };
   canary: CanarySettings;
   activityTimeoutSeconds: number;
+  cloudStepAttempts?: number;
   controlTaskQueue: string;
   paused: boolean;
   faultPlan?: FaultPlan;
@@ -39,7 +41,7 @@ export interface CloudRolloutResult {
 export async function CloudRolloutWorkflow(input: CloudRolloutInput): Promise<CloudRolloutResult> {
   // The cloud's own task queue: this workflow runs there.
   const cloud = proxyActivities<CloudActivities>(
-    cloudOptions(undefined, input.activityTimeoutSeconds, 'bounded'),
+    cloudOptions(undefined, input.activityTimeoutSeconds, 'bounded', input.cloudStepAttempts),
   );
   const control = proxyActivities<ControlActivities>(controlOptions(input.controlTaskQueue));
 
@@ -65,8 +67,19 @@ export async function CloudRolloutWorkflow(input: CloudRolloutInput): Promise<Cl
   const reportsDelivered = () => Promise.all(pendingReports);
   const target = { releaseId: input.releaseId, model: input.model, faultPlan: input.faultPlan };
 
+  // Desired state changed by hand in the cloud is restored by the driver and goes on the record here.
+  const recordCorrections = async (state: DeploymentState, step: number | null, weight: number) => {
+    if (!state.corrections?.length) return;
+    await report({
+      state: step === null ? 'deploying' : 'canary',
+      step,
+      weight,
+      event: `restored desired state changed outside medrelease: ${state.corrections.join('; ')}`,
+    });
+  };
+
   await report({ state: 'deploying', step: null, weight: 0, event: 'canary deployment started' });
-  await cloud.deployCanary(target);
+  await recordCorrections(await cloud.deployCanary(target), null, 0);
 
   const steps: StepVerdict[] = [];
   for (const [step, weight] of input.canary.steps.entries()) {
@@ -74,7 +87,7 @@ export async function CloudRolloutWorkflow(input: CloudRolloutInput): Promise<Cl
       await report({ state: 'canary', step, weight: steps.at(-1)?.weight ?? 0, event: 'paused before step' });
       await condition(() => !paused);
     }
-    await cloud.setCanaryWeight({ ...target, step, weight });
+    await recordCorrections(await cloud.setCanaryWeight({ ...target, step, weight }), step, weight);
     await report({ state: 'canary', step, weight, event: `canary weight set to ${weight}%` });
     // A zero interval (tests, benchmarks) still costs a timer round trip on the server: skip it.
     if (input.canary.analysisIntervalSeconds > 0) await sleep(input.canary.analysisIntervalSeconds * 1000);

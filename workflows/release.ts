@@ -12,6 +12,7 @@ import {
   allHandlersFinished,
   condition,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   startChild,
@@ -61,7 +62,12 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
   const staging = proxyActivities<ControlActivities>(controlOptions(input.taskQueues.control, '10 minutes'));
   const cloudActivities = (cloudName: string, retry: 'bounded' | 'until-done') =>
     proxyActivities<CloudActivities>(
-      cloudOptions(input.taskQueues.clouds[cloudName], input.activityTimeoutSeconds, retry),
+      cloudOptions(
+        input.taskQueues.clouds[cloudName],
+        input.activityTimeoutSeconds,
+        retry,
+        input.cloudStepAttempts,
+      ),
     );
 
   const now = () => new Date().toISOString();
@@ -309,6 +315,7 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
                 model: input.model,
                 canary: input.canary,
                 activityTimeoutSeconds: input.activityTimeoutSeconds,
+                ...(input.cloudStepAttempts ? { cloudStepAttempts: input.cloudStepAttempts } : {}),
                 controlTaskQueue: input.taskQueues.control,
                 paused: status.paused,
                 faultPlan: input.faultPlan,
@@ -449,6 +456,13 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
     }
     enter('rolling-back', `rolling back ${compensations.length} cloud(s): ${reason.message}`);
     await CancellationScope.nonCancellable(async () => {
+      // Every cloud is restored at once, so one unreachable cloud (whose restore is retried until it
+      // answers) cannot hold the others on the new version. Releases that began rolling back under
+      // the earlier code restored one cloud after another and replay that way.
+      if (patched('parallel-restores')) {
+        await Promise.all(compensations.map((compensation) => compensation.restore(reason.message)));
+        return;
+      }
       for (const compensation of [...compensations].reverse()) {
         await compensation.restore(reason.message);
       }

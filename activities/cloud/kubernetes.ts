@@ -288,8 +288,12 @@ export class KubernetesCloudDriver implements CloudDriver {
         (condition) => condition.type === 'Progressing' && condition.reason === 'ProgressDeadlineExceeded',
       );
       if (stalled && isCurrentGeneration(deployment)) {
+        // Why no pod came up, when the ReplicaSet could not create them (an invalid pod, a quota).
+        const failure = deployment.status?.conditions?.find(
+          (condition) => condition.type === 'ReplicaFailure' && condition.status === 'True',
+        );
         throw new RolloutFailedError(
-          `${this.cloud}: Deployment ${this.namespace}/${name} did not roll out: ${stalled.message ?? stalled.reason}`,
+          `${this.cloud}: Deployment ${this.namespace}/${name} did not roll out: ${stalled.message ?? stalled.reason}${failure?.message ? ` (${failure.message})` : ''}`,
         );
       }
       if (isRolledOut(deployment)) return;
@@ -624,6 +628,36 @@ export class KubernetesCloudDriver implements CloudDriver {
       { cause },
     );
   }
+}
+
+/**
+ * A KubeConfig holding one context and only its cluster and user, read from `file` (default
+ * $KUBECONFIG, then ~/.kube/config): a cloud worker keeps no other cloud's credentials in memory.
+ */
+export function loadContext(file: string | undefined, context: string, cloud: string): k8s.KubeConfig {
+  const all = new k8s.KubeConfig();
+  if (file) all.loadFromFile(file);
+  else all.loadFromDefault();
+  const found = all.getContextObject(context);
+  if (!found) {
+    throw new Error(
+      `cloud '${cloud}': kubeContext '${context}' is not in ${file ?? process.env.KUBECONFIG ?? '~/.kube/config'} (contexts: ${all.contexts.map((entry) => entry.name).join(', ') || 'none'})`,
+    );
+  }
+  const cluster = all.getCluster(found.cluster);
+  const user = all.getUser(found.user);
+  if (!cluster)
+    throw new Error(
+      `cloud '${cloud}': context '${context}' names cluster '${found.cluster}', which is not defined`,
+    );
+  const own = new k8s.KubeConfig();
+  own.loadFromOptions({
+    clusters: [cluster],
+    users: user ? [user] : [],
+    contexts: [found],
+    currentContext: found.name,
+  });
+  return own;
 }
 
 interface HttpRoute extends k8s.KubernetesObject {

@@ -16,6 +16,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { parseAllDocuments, stringify } from 'yaml';
+import { loadContext } from '../../activities/cloud/kubernetes.js';
 import { isProcessAlive, silent, type Log } from '../build-cache.js';
 import { findFreePort } from '../temporal.js';
 import { ensureKubeBinaries, KUBERNETES_VERSION, type KubeBinaries } from './binaries.js';
@@ -247,10 +248,7 @@ export async function restartApiServer(state: LocalKubeState, cloud: string): Pr
 
 /** A KubeConfig holding only this cluster's context and credentials. */
 export function kubeConfigFor(state: LocalKubeState, cloud: string): k8s.KubeConfig {
-  const config = new k8s.KubeConfig();
-  config.loadFromFile(state.kubeconfig);
-  config.setCurrentContext(contextName(cloud));
-  return config;
+  return loadContext(state.kubeconfig, contextName(cloud), cloud);
 }
 
 function findCluster(state: LocalKubeState, cloud: string): LocalCluster {

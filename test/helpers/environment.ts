@@ -21,6 +21,7 @@ import { buildReleaseInput } from '../../domain/release-input.js';
 import { CloudsKey, ModelNameKey, ModelVersionKey, StageKey } from '../../domain/search-attributes.js';
 import { controlTaskQueue } from '../../domain/task-queues.js';
 import { findFreePort, startDevServer, type DevServerHandle } from '../../infra/temporal.js';
+import { signoffUpdate, statusQuery } from '../../workflows/messages.js';
 import { ReleaseWorkflow } from '../../workflows/release.js';
 import {
   createCloudWorker,
@@ -234,4 +235,25 @@ export async function eventually<T>(
   throw new Error(
     `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${lastError instanceof Error ? lastError.message : JSON.stringify(lastError)}` : ''}`,
   );
+}
+
+/** Waits for the sign-off stage and gives the two approvals a release needs by default. */
+export async function approveRelease(
+  env: TestEnvironment,
+  handle: WorkflowHandle<typeof ReleaseWorkflow>,
+  timeoutMs = 30_000,
+): Promise<void> {
+  await eventually(
+    async () => (await handle.query(statusQuery)).stage === 'awaiting-signoff',
+    timeoutMs,
+    'the release awaiting sign-off',
+  );
+  for (const [user, comment] of [
+    [env.users.approverA, 'Validation evidence reviewed.'],
+    [env.users.approverB, 'Within the change-control plan.'],
+  ] as const) {
+    await handle.executeUpdate(signoffUpdate, {
+      args: [{ approver: user.person, decision: 'approve', comment }],
+    });
+  }
 }

@@ -1,0 +1,107 @@
+// The whole ReleaseWorkflow on three real Kubernetes control planes (kubernetes driver, simulated
+// telemetry): the outcome is checked by reading the clusters, not the workflow's own account.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { approveRelease, DIGEST, TestEnvironment, type RunningWorkers } from '../helpers/environment.js';
+import {
+  clientsFor,
+  createNamespace,
+  driverFor,
+  kubernetesClouds,
+  testClusters,
+  type TestClusters,
+} from '../helpers/kube.js';
+
+const CLOUDS = ['aws', 'azure', 'gcp'];
+
+describe('release workflow on three real clusters', () => {
+  let clusters: TestClusters;
+  let env: TestEnvironment;
+  let workers: RunningWorkers;
+  let namespace: string;
+
+  before(async () => {
+    clusters = await testClusters();
+    namespace = await createNamespace(clusters.state, CLOUDS, 'e2e');
+    env = await TestEnvironment.create({
+      configOverrides: { clouds: kubernetesClouds(clusters.state, namespace) },
+    });
+    workers = await env.startWorkers();
+  });
+  after(async () => {
+    await workers?.stop();
+    await env?.close();
+    await clusters?.release();
+  });
+
+  const seed = async (model: string) => {
+    for (const cloud of CLOUDS) {
+      await driverFor(
+        clusters.state,
+        cloud,
+        namespace,
+        cloud === 'azure' ? { traffic: 'replica-ratio' } : {},
+      ).seedStable(model, { version: '1.0.0', image: `registry.example/${model}:1.0.0@${DIGEST}` });
+    }
+  };
+
+  /** The model's Deployments in one cluster: name → image and available replicas. */
+  const deployments = async (cloud: string, model: string) => {
+    const list = await clientsFor(clusters.state, cloud).apps.listNamespacedDeployment({
+      namespace,
+      labelSelector: `medrelease.io/model=${model}`,
+    });
+    return Object.fromEntries(
+      list.items.map((deployment) => [
+        deployment.metadata!.name!,
+        {
+          image: deployment.spec?.template.spec?.containers[0]?.image,
+          available: deployment.status?.availableReplicas ?? 0,
+        },
+      ]),
+    );
+  };
+
+  test('a release completes: every cluster runs the new version at full capacity, canary and previous gone', async () => {
+    const request = env.request({ canary: { steps: [5, 25, 50, 100], analysisIntervalSeconds: 0 } });
+    const model = request.model.name;
+    await seed(model);
+    const handle = await env.startRelease(request);
+    await approveRelease(env, handle);
+    const status = await handle.result();
+    assert.equal(status.outcome, 'completed', JSON.stringify(status.reason));
+    for (const cloud of CLOUDS) {
+      assert.deepEqual(
+        await deployments(cloud, model),
+        { [`${model}-stable`]: { image: request.model.image, available: 4 } },
+        cloud,
+      );
+      const state = await driverFor(clusters.state, cloud, namespace).describe(model);
+      assert.equal(state?.stable?.version, '2.0.0', cloud);
+      assert.equal(state?.stable?.releaseId, handle.workflowId, cloud);
+    }
+  });
+
+  test('a canary that fails its analysis is rolled back in all three clusters', async () => {
+    const request = env.request({
+      canary: { steps: [5, 25, 50, 100], analysisIntervalSeconds: 0 },
+      faultPlan: { telemetry: [{ cloud: 'azure', kind: 'error-spike', fromStep: 1 }] },
+    });
+    const model = request.model.name;
+    await seed(model);
+    const handle = await env.startRelease(request);
+    await approveRelease(env, handle);
+    const status = await handle.result();
+    assert.equal(status.outcome, 'rolled-back');
+    assert.equal(status.reason?.code, 'CANARY_VERDICT_FAILED');
+    assert.match(status.reason?.message ?? '', /canary in azure failed at 25%/);
+    const oldImage = `registry.example/${model}:1.0.0@${DIGEST}`;
+    for (const cloud of CLOUDS) {
+      assert.deepEqual(
+        await deployments(cloud, model),
+        { [`${model}-stable`]: { image: oldImage, available: 4 } },
+        `${cloud} is back on 1.0.0 with no canary`,
+      );
+    }
+  });
+});
