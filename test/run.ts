@@ -6,6 +6,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startLocalClusters, stopLocalClusters } from '../infra/kube/clusters.js';
 import { ensureTemporalCli, findFreePort, startDevServer } from '../infra/temporal.js';
 
 const testRoot = path.dirname(fileURLToPath(import.meta.url));
@@ -45,6 +46,19 @@ const server = await startDevServer({
 });
 log(`dev server ready at ${server.address}`);
 
+// The Kubernetes integration tests share one set of local control planes (built once into the
+// cache, started by the same code as `npm run infra:kube -- up`); files that kill API servers start
+// their own.
+let kubeStateDir: string | undefined;
+if (files.some((file) => path.relative(testRoot, file).startsWith(`kube${path.sep}`))) {
+  kubeStateDir = path.join(dataDir, 'kube');
+  const kubeLog = (line: string) => console.log(`[kube] ${line}`);
+  const clusters = await startLocalClusters({ stateDir: kubeStateDir, log: kubeLog });
+  kubeLog(
+    `clusters ${clusters.clusters.map((cluster) => cluster.name).join(', ')} ready in ${clusters.startSeconds.toFixed(1)} s`,
+  );
+}
+
 const concurrency = process.env.MEDRELEASE_TEST_CONCURRENCY ?? '2';
 const child = spawn(
   process.execPath,
@@ -57,7 +71,11 @@ const child = spawn(
   ],
   {
     stdio: 'inherit',
-    env: { ...process.env, TEMPORAL_TEST_ADDRESS: server.address },
+    env: {
+      ...process.env,
+      TEMPORAL_TEST_ADDRESS: server.address,
+      ...(kubeStateDir ? { MEDRELEASE_TEST_KUBE_STATE: kubeStateDir } : {}),
+    },
   },
 );
 const forward = (signal: NodeJS.Signals) => child.kill(signal);
@@ -67,7 +85,11 @@ const code = await new Promise<number>((resolve) =>
   child.once('exit', (exitCode, signal) => resolve(exitCode ?? (signal ? 1 : 0))),
 );
 await server.stop();
+if (kubeStateDir) await stopLocalClusters(kubeStateDir, () => {}, { keepFiles: code !== 0 });
 // The server's log is kept when something failed: it is where a server-side cause shows.
 if (code === 0) await rm(dataDir, { recursive: true, force: true });
-else log(`tests failed; the server's log is in ${serverLog}`);
+else
+  log(
+    `tests failed; the server's log is in ${serverLog}${kubeStateDir ? `, the clusters' logs in ${kubeStateDir}/logs` : ''}`,
+  );
 process.exit(code);

@@ -615,17 +615,16 @@ export class KubernetesCloudDriver implements CloudDriver {
       const reason = `HTTP ${error.code}${status.reason ? ` ${status.reason}` : ''}${status.message ? `: ${status.message}` : ''}`;
       const message = `${this.cloud}: ${verb} ${what} failed: ${reason}`;
       if (error.code === 409 || error.code === 429 || error.code >= 500)
-        return new TransientCloudError(message, { cause: error });
-      if (error.code === 404 && !isMissingNamespace(error))
-        return new TransientCloudError(message, { cause: error });
+        return new TransientCloudError(message);
+      if (error.code === 404 && !isMissingNamespace(error)) return new TransientCloudError(message);
       return new CloudRejectedError(message);
     }
     const cause = error instanceof Error ? error : new Error(String(error));
     const code =
       (cause as NodeJS.ErrnoException).code ?? (cause.cause as NodeJS.ErrnoException | undefined)?.code;
+    // No `cause`: the message says it all, and a release's reason is its innermost failure's message.
     return new TransientCloudError(
-      `${this.cloud}: the Kubernetes API at ${this.server} is unreachable (${verb} ${what}): ${code ? `${code} ` : ''}${cause.message}`,
-      { cause },
+      `${this.cloud}: the Kubernetes API at ${this.server} is unreachable (${verb} ${what}): ${code ? `${code}: ` : ''}${cause.message}`,
     );
   }
 }

@@ -61,7 +61,7 @@ async function main(): Promise<number> {
       }
       console.log(`started in ${state.startSeconds.toFixed(1)} s; stop with: npm run infra:kube -- down`);
       console.log(
-        `try it: MEDRELEASE_CONFIG=examples/config.local-kube.yaml KUBECONFIG=${state.kubeconfig} npm start`,
+        'try it: MEDRELEASE_CONFIG=examples/config.local-kube.yaml npm start   (then npm run demo)',
       );
       return 0;
     }

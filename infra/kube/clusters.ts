@@ -354,7 +354,7 @@ function startClusterComponents(
         `--root-ca-file=${cluster.caFile}`,
         '--use-service-account-credentials=false',
         // Only what a rollout needs: fewer controllers, less CPU.
-        '--controllers=deployment-controller,replicaset-controller,endpointslice-controller,serviceaccount-controller,serviceaccount-token-controller,namespace-controller,garbage-collector-controller,pod-garbage-collector-controller,node-lifecycle-controller',
+        '--controllers=deployment-controller,replicaset-controller,endpointslice-controller,serviceaccount-controller,serviceaccount-token-controller,namespace-controller,garbage-collector-controller,pod-garbage-collector-controller',
         '--concurrent-deployment-syncs=10',
         '--concurrent-replicaset-syncs=10',
         '--concurrent-service-endpoint-syncs=10',
@@ -418,19 +418,29 @@ async function initialiseCluster(
       },
     } as k8s.KubernetesObject);
   }
-  await waitFor(`${cluster.name}: ${nodes} Ready, schedulable node(s)`, cluster.processes.kwok, async () => {
+  // Every new Node carries the not-ready NoSchedule taint until something lifts it. The node
+  // lifecycle controller would, but it also marks the pods of any node whose heartbeat is late
+  // NotReady, which kwok never undoes: on a busy machine that stalls every rollout. It is not run;
+  // the taint is lifted here once kwok reports the node Ready.
+  await waitFor(`${cluster.name}: ${nodes} Ready node(s)`, cluster.processes.kwok, async () => {
     const list = await core.listNode();
-    return (
-      list.items.filter(
-        (node) =>
-          node.status?.conditions?.some(
-            (condition) => condition.type === 'Ready' && condition.status === 'True',
-          ) &&
-          // The node lifecycle controller lifts the not-ready taint every new node starts with.
-          !node.spec?.taints?.some((taint) => taint.effect === 'NoSchedule'),
-      ).length >= nodes
+    const ready = list.items.filter((node) =>
+      node.status?.conditions?.some((condition) => condition.type === 'Ready' && condition.status === 'True'),
     );
+    return ready.length >= nodes;
   });
+  for (let index = 0; index < nodes; index += 1) {
+    const name = `kwok-${cluster.name}-${index}`;
+    const node = await core.readNode({ name });
+    const taints = node.spec?.taints ?? [];
+    const kept = taints.filter((taint) => taint.key !== 'node.kubernetes.io/not-ready');
+    if (kept.length !== taints.length) {
+      await core.patchNode(
+        { name, body: [{ op: 'replace', path: '/spec/taints', value: kept }] },
+        k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
+      );
+    }
+  }
   const extensions = config.makeApiClient(k8s.ApiextensionsV1Api);
   await waitFor(
     `${cluster.name}: HTTPRoute CRD established`,
@@ -454,7 +464,9 @@ async function initialiseCluster(
       }
     },
   );
-  log(`${cluster.name}: ${nodes} kwok node(s) Ready, HTTPRoute CRD installed`);
+  // The namespace examples/config.local-kube.yaml deploys to.
+  await apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'medrelease' } });
+  log(`${cluster.name}: ${nodes} kwok node(s) Ready, HTTPRoute CRD installed, namespace medrelease created`);
 }
 
 async function writeKubeconfig(state: LocalKubeState): Promise<void> {

@@ -1,6 +1,7 @@
 // Configuration and the release request's semantic checks.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { Compile } from 'typebox/compile';
 import { loadConfig, parseConfig } from '../../domain/config.js';
@@ -110,5 +111,71 @@ describe('the example release request in examples/', () => {
     const validator = Compile(CreateReleaseRequest);
     assert.deepEqual(validator.Errors(example), []);
     assert.deepEqual(releaseRequestProblems(example as CreateReleaseRequest, parseConfig({})), []);
+  });
+});
+
+describe('kubernetes clouds in the configuration', () => {
+  const kubeCloud = (extra: Record<string, unknown>) => ({
+    name: 'aws',
+    driver: 'kubernetes',
+    region: 'us-east-1',
+    jurisdiction: 'US',
+    kubeContext: 'prod-aws',
+    ...extra,
+  });
+
+  test('examples/config.local-kube.yaml is valid and names a context per cloud', () => {
+    const config = loadConfig({
+      MEDRELEASE_CONFIG: fileURLToPath(new URL('../../../examples/config.local-kube.yaml', import.meta.url)),
+    });
+    assert.deepEqual(
+      config.clouds.map((cloud) => `${cloud.name}:${cloud.driver}:${cloud.kubeContext}:${cloud.traffic}`),
+      [
+        'aws:kubernetes:medrelease-aws:auto',
+        'azure:kubernetes:medrelease-azure:replica-ratio',
+        'gcp:kubernetes:medrelease-gcp:auto',
+      ],
+    );
+  });
+
+  test('a wrong traffic mode, replica count or namespace is refused, naming the field', () => {
+    for (const [extra, field] of [
+      [{ traffic: 'dns' }, '/clouds/0/traffic'],
+      [{ replicas: 0 }, '/clouds/0/replicas'],
+      [{ namespace: 'Not_A_Namespace' }, '/clouds/0/namespace'],
+      [{ gateway: { namespace: 'x' } }, '/clouds/0/gateway'],
+      [{ progressDeadlineSeconds: 1 }, '/clouds/0/progressDeadlineSeconds'],
+    ] as const) {
+      assert.throws(
+        () => parseConfig({ clouds: [kubeCloud(extra)] }),
+        (error: Error) => error.message.includes(field),
+        field,
+      );
+    }
+  });
+
+  test('fault plans: telemetry faults need simulated telemetry, driver faults a simulated cloud', () => {
+    const config = parseConfig({
+      clouds: [kubeCloud({}), { name: 'gcp', driver: 'simulated', region: 'eu', jurisdiction: 'EU' }],
+    });
+    const request: CreateReleaseRequest = {
+      model: { name: 'chest-xray', version: '2.0.0', image: 'r/x@sha256:' + 'a'.repeat(64) },
+      clouds: ['aws', 'gcp'],
+      faultPlan: {
+        telemetry: [{ cloud: 'aws', kind: 'error-spike' }],
+        driver: [
+          { cloud: 'aws', operation: 'setCanaryWeight', failures: 1 },
+          { cloud: 'gcp', operation: 'setCanaryWeight', failures: 1 },
+        ],
+      },
+    };
+    const problems = releaseRequestProblems(request, config);
+    assert.deepEqual(problems, [
+      {
+        field: '/faultPlan/driver/0/cloud',
+        message:
+          "cloud 'aws' uses the kubernetes driver: driver faults are only injected into simulated clouds",
+      },
+    ]);
   });
 });

@@ -1,0 +1,150 @@
+// Failure drills on real control planes of this file's own (it kills API servers, so it shares
+// clusters with no other test): one cloud's kube-apiserver is killed in the middle of its canary.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { restartApiServer, stopApiServer } from '../../infra/kube/clusters.js';
+import { cloudRolloutWorkflowId } from '../../workflows/cloud-rollout.js';
+import { statusQuery } from '../../workflows/messages.js';
+import {
+  approveRelease,
+  DIGEST,
+  eventually,
+  TestEnvironment,
+  type RunningWorkers,
+} from '../helpers/environment.js';
+import {
+  clientsFor,
+  createNamespace,
+  driverFor,
+  kubernetesClouds,
+  testClusters,
+  type TestClusters,
+} from '../helpers/kube.js';
+
+const CLOUDS = ['aws', 'azure', 'gcp'];
+
+describe('drills: a cloud API server dies mid-canary', () => {
+  let clusters: TestClusters;
+  let env: TestEnvironment;
+  let workers: RunningWorkers;
+  let namespace: string;
+
+  before(async () => {
+    clusters = await testClusters({ private: true });
+    namespace = await createNamespace(clusters.state, CLOUDS, 'drill');
+    env = await TestEnvironment.create({
+      configOverrides: { clouds: kubernetesClouds(clusters.state, namespace) },
+    });
+    workers = await env.startWorkers();
+  });
+  after(async () => {
+    await workers?.stop();
+    await env?.close();
+    await clusters?.release();
+  });
+
+  const seed = async (model: string) => {
+    for (const cloud of CLOUDS) {
+      await driverFor(
+        clusters.state,
+        cloud,
+        namespace,
+        cloud === 'azure' ? { traffic: 'replica-ratio' } : {},
+      ).seedStable(model, { version: '1.0.0', image: `registry.example/${model}:1.0.0@${DIGEST}` });
+    }
+  };
+
+  const onlyStable = async (cloud: string, model: string) => {
+    const list = await clientsFor(clusters.state, cloud).apps.listNamespacedDeployment({
+      namespace,
+      labelSelector: `medrelease.io/model=${model}`,
+    });
+    return list.items.map((deployment) => [
+      deployment.metadata!.name!,
+      deployment.spec?.template.spec?.containers[0]?.image,
+    ]);
+  };
+
+  test('gcp unreachable past its retries: the other clouds end on the stable version, the release ends rolled back naming gcp', async () => {
+    const request = env.request({
+      canary: { steps: [10, 50, 100], analysisIntervalSeconds: 2 },
+      cloudStepAttempts: 3,
+    });
+    const model = request.model.name;
+    const oldImage = `registry.example/${model}:1.0.0@${DIGEST}`;
+    await seed(model);
+    const handle = await env.startRelease(request);
+    await approveRelease(env, handle);
+    await eventually(
+      async () => (await handle.query(statusQuery)).clouds.gcp?.state === 'canary',
+      60_000,
+      'the gcp canary taking traffic',
+    );
+    await stopApiServer(clusters.state, 'gcp');
+    try {
+      // aws and azure are restored while gcp cannot be reached.
+      const rollingBack = await eventually(
+        async () => {
+          const status = await handle.query(statusQuery);
+          return status.stage === 'rolling-back' &&
+            status.clouds.aws?.state === 'rolled-back' &&
+            status.clouds.azure?.state === 'rolled-back'
+            ? status
+            : undefined;
+        },
+        90_000,
+        'aws and azure restored',
+      );
+      assert.notEqual(rollingBack.clouds.gcp?.state, 'rolled-back', 'gcp cannot have been restored yet');
+      for (const cloud of ['aws', 'azure']) {
+        assert.deepEqual(await onlyStable(cloud, model), [[`${model}-stable`, oldImage]], cloud);
+      }
+    } finally {
+      await restartApiServer(clusters.state, 'gcp');
+    }
+    const status = await handle.result();
+    assert.equal(status.outcome, 'rolled-back');
+    assert.match(
+      status.reason?.message ?? '',
+      /gcp: the Kubernetes API at https:\/\/127\.0\.0\.1:\d+ is unreachable/,
+    );
+    assert.deepEqual(
+      await onlyStable('gcp', model),
+      [[`${model}-stable`, oldImage]],
+      'gcp restored once back',
+    );
+  });
+
+  test('gcp restarted while its step is being retried: the release continues and completes', async () => {
+    const request = env.request({ canary: { steps: [10, 50, 100], analysisIntervalSeconds: 2 } });
+    const model = request.model.name;
+    await seed(model);
+    const handle = await env.startRelease(request);
+    await approveRelease(env, handle);
+    await eventually(
+      async () => (await handle.query(statusQuery)).clouds.gcp?.state === 'canary',
+      60_000,
+      'the gcp canary taking traffic',
+    );
+    await stopApiServer(clusters.state, 'gcp');
+    try {
+      const child = env.client.workflow.getHandle(cloudRolloutWorkflowId(handle.workflowId, 'gcp'));
+      const retried = await eventually(
+        async () => {
+          const pending = (await child.describe()).raw.pendingActivities ?? [];
+          return pending.find((activity) => (activity.attempt ?? 0) >= 2);
+        },
+        60_000,
+        'a gcp step failing and being retried',
+      );
+      assert.match(retried.lastFailure?.message ?? '', /gcp: the Kubernetes API .* is unreachable/);
+    } finally {
+      await restartApiServer(clusters.state, 'gcp');
+    }
+    const status = await handle.result();
+    assert.equal(status.outcome, 'completed', JSON.stringify(status.reason));
+    for (const cloud of CLOUDS) {
+      assert.deepEqual(await onlyStable(cloud, model), [[`${model}-stable`, request.model.image]], cloud);
+    }
+  });
+});
