@@ -10,6 +10,8 @@ export const FailureCode = {
   CloudConflict: 'CLOUD_CONFLICT',
   CloudRejected: 'CLOUD_REJECTED',
   RolloutFailed: 'ROLLOUT_FAILED',
+  /** A cloud refused its restore during a rollback: the release ends failed, that cloud needs a person. */
+  RestoreFailed: 'RESTORE_FAILED',
   CredentialInvalid: 'CREDENTIAL_INVALID',
   SignoffRefused: 'SIGNOFF_REFUSED',
   NotPermitted: 'NOT_PERMITTED',

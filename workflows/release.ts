@@ -455,18 +455,36 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
       return finish(stopRequest ? 'aborted' : 'failed', reason);
     }
     enter('rolling-back', `rolling back ${compensations.length} cloud(s): ${reason.message}`);
-    await CancellationScope.nonCancellable(async () => {
+    const unrestored = await CancellationScope.nonCancellable(async () => {
       // Every cloud is restored at once, so one unreachable cloud (whose restore is retried until it
-      // answers) cannot hold the others on the new version. Releases that began rolling back under
-      // the earlier code restored one cloud after another and replay that way.
+      // answers) cannot hold the others on the new version, and a cloud that refuses its restore
+      // (a non-retryable answer such as 403) does not stop the others. Releases that began rolling
+      // back under the earlier code restored one cloud after another and replay that way.
       if (patched('parallel-restores')) {
-        await Promise.all(compensations.map((compensation) => compensation.restore(reason.message)));
-        return;
+        const results = await Promise.allSettled(
+          compensations.map((compensation) => compensation.restore(reason.message)),
+        );
+        return results.flatMap((result, index) =>
+          result.status === 'rejected'
+            ? [{ cloud: compensations[index]!.cloud, message: innermostMessage(result.reason) }]
+            : [],
+        );
       }
       for (const compensation of [...compensations].reverse()) {
         await compensation.restore(reason.message);
       }
+      return [];
     });
+    if (unrestored.length > 0) {
+      for (const { cloud, message } of unrestored) {
+        Object.assign(status.clouds[cloud]!, { state: 'restore-failed', updatedAt: now() });
+        record(`could not be restored, needs a person: ${message}`, cloud);
+      }
+      return finish('failed', {
+        code: FailureCode.RestoreFailed,
+        message: `${reason.message}; then ${unrestored.map((entry) => entry.cloud).join(', ')} could not be restored: ${unrestored.map((entry) => entry.message).join('; ')}`,
+      });
+    }
     return finish('rolled-back', reason);
   }
 }
@@ -499,3 +517,9 @@ function failureReason(
 }
 
 const KNOWN_CODES = new Set<string>(Object.values(FailureCode));
+
+function innermostMessage(error: unknown): string {
+  let message = error instanceof Error ? error.message : String(error);
+  for (let cursor = error; cursor instanceof Error; cursor = cursor.cause) message = cursor.message;
+  return message;
+}

@@ -2,6 +2,7 @@
 // only that cloud's credentials. Each derives a deterministic operation id from the release and
 // the step, so the driver can make every change exactly once.
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import { TemporalFailure } from '@temporalio/common';
 import type { CloudOperation as OperationName, FaultPlan } from '../../domain/release.js';
 import type { TelemetryWindow } from '../../domain/status.js';
 import type { TelemetrySource } from '../telemetry/source.js';
@@ -64,6 +65,15 @@ export function createCloudActivities({ driver, telemetry }: CloudDependencies) 
       }
       if (error instanceof RolloutFailedError) {
         throw ApplicationFailure.nonRetryable(error.message, FailureCode.RolloutFailed);
+      }
+      // Anything unexpected (a bug, a malformed answer) is retried like a transient failure, and
+      // says which cloud and which step it came from.
+      if (
+        error instanceof Error &&
+        !(error instanceof TemporalFailure) &&
+        !error.message.startsWith(`${driver.cloud}:`)
+      ) {
+        throw ApplicationFailure.retryable(`${driver.cloud}: ${name} failed: ${error.message}`, error.name);
       }
       throw error;
     } finally {

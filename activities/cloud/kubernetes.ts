@@ -230,6 +230,11 @@ export class KubernetesCloudDriver implements CloudDriver {
       this.readDeployment(model, 'canary'),
       this.readDeployment(model, 'previous'),
     ]);
+    // Nothing of the model here (it never got this far, or the namespace does not even exist): the
+    // cluster is as it was before the release, and nothing is created now.
+    if (!stable && !canary && !previous) {
+      return { model, stable: null, canary: null, canaryWeight: 0, previous: null };
+    }
     const ours = (deployment: k8s.V1Deployment | null) =>
       deployment !== null && annotation(deployment, ANNOTATION.releaseId) === operation.releaseId;
 
@@ -522,10 +527,11 @@ export class KubernetesCloudDriver implements CloudDriver {
     let canary = 0;
     const addresses: string[] = [];
     for (const slice of slices.items) {
-      for (const endpoint of slice.endpoints) {
+      // A Service with no pods behind it has slices whose `endpoints` is null, not [].
+      for (const endpoint of slice.endpoints ?? []) {
         if (endpoint.conditions?.ready === false) continue;
         total += 1;
-        addresses.push(...endpoint.addresses);
+        addresses.push(...(endpoint.addresses ?? []));
         if (endpoint.targetRef?.name?.startsWith(canaryPrefix)) canary += 1;
       }
     }

@@ -1,6 +1,9 @@
 // Failure drills on real control planes of this file's own (it kills API servers, so it shares
 // clusters with no other test): one cloud's kube-apiserver is killed in the middle of its canary.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { restartApiServer, stopApiServer } from '../../infra/kube/clusters.js';
 import { cloudRolloutWorkflowId } from '../../workflows/cloud-rollout.js';
@@ -145,6 +148,48 @@ describe('drills: a cloud API server dies mid-canary', () => {
     assert.equal(status.outcome, 'completed', JSON.stringify(status.reason));
     for (const cloud of CLOUDS) {
       assert.deepEqual(await onlyStable(cloud, model), [[`${model}-stable`, request.model.image]], cloud);
+    }
+  });
+
+  test("gcp's credentials revoked mid-canary: refused at once, the others restored, the release fails naming gcp", async () => {
+    const request = env.request({ canary: { steps: [10, 50, 100], analysisIntervalSeconds: 2 } });
+    const model = request.model.name;
+    const oldImage = `registry.example/${model}:1.0.0@${DIGEST}`;
+    await seed(model);
+    const handle = await env.startRelease(request);
+    await approveRelease(env, handle);
+    await eventually(
+      async () => (await handle.query(statusQuery)).clouds.gcp?.state === 'canary',
+      60_000,
+      'the gcp canary taking traffic',
+    );
+    // The platform team rotates gcp's API token: medrelease's token is no longer accepted (401).
+    const tokens = path.join(clusters.state.stateDir, 'gcp', 'tokens.csv');
+    const original = await readFile(tokens, 'utf8');
+    const rotated = randomBytes(24).toString('hex');
+    const withRotated = {
+      ...clusters.state,
+      clusters: clusters.state.clusters.map((c) => (c.name === 'gcp' ? { ...c, token: rotated } : c)),
+    };
+    await writeFile(tokens, `${rotated},medrelease-admin,medrelease-admin,"system:masters"\n`);
+    await stopApiServer(clusters.state, 'gcp');
+    await restartApiServer(withRotated, 'gcp');
+    try {
+      const status = await handle.result();
+      assert.equal(status.outcome, 'failed');
+      assert.equal(status.reason?.code, 'RESTORE_FAILED');
+      assert.match(status.reason?.message ?? '', /gcp: .* HTTP 401/);
+      assert.match(status.reason?.message ?? '', /then gcp could not be restored/);
+      assert.equal(status.clouds.gcp?.state, 'restore-failed');
+      assert.ok(status.timeline.some((event) => event.cloud === 'gcp' && /needs a person/.test(event.event)));
+      for (const cloud of ['aws', 'azure']) {
+        assert.equal(status.clouds[cloud]?.state, 'rolled-back', cloud);
+        assert.deepEqual(await onlyStable(cloud, model), [[`${model}-stable`, oldImage]], cloud);
+      }
+    } finally {
+      await writeFile(tokens, original);
+      await stopApiServer(withRotated, 'gcp');
+      await restartApiServer(clusters.state, 'gcp');
     }
   });
 });

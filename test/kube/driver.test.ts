@@ -141,6 +141,27 @@ describe('kubernetes driver on real control planes', () => {
     await assert.rejects(apps.readNamespacedDeployment({ name: 'cxr-canary', namespace }), /404|Not ?Found/i);
   });
 
+  test("a model's first release by replica ratio: no stable version, no endpoints, then only the canary's", async () => {
+    const { state } = clusters;
+    const namespace = await createNamespace(state, ['azure'], 'first');
+    const driver = driverFor(state, 'azure', namespace, { traffic: 'replica-ratio' });
+    const op = operation('rel-first-ever');
+    const deployed = await driver.deployCanary(op);
+    assert.equal(deployed.stable, null);
+    assert.deepEqual(deployed.traffic, { mode: 'replica-ratio', canaryShare: 0 }, 'no pods serve yet');
+    await driver.setCanaryWeight({ ...op, weight: 50 });
+    const endpoints = await waitFor(async () => {
+      const current = await driver.readyEndpoints('cxr');
+      return current.canary === 2 ? current : undefined;
+    });
+    assert.equal(endpoints.total, 2, 'only canary pods serve');
+    const promoted = await driver.promote(op);
+    assert.equal(promoted.stable?.version, '1.1.0');
+    assert.equal(promoted.previous, null, 'nothing was replaced');
+    const rolledBack = await driver.rollback(op);
+    assert.equal(rolledBack.stable, null, 'before its first release the model did not run here');
+  });
+
   test('every operation run twice leaves the cluster exactly as once', async () => {
     const { state } = clusters;
     const namespace = await createNamespace(state, ['gcp'], 'idem');
@@ -252,7 +273,7 @@ describe('kubernetes driver on real control planes', () => {
       assert.ok(error instanceof CloudRejectedError, String(error));
       assert.match(
         error.message,
-        /^azure: apply Service invalid-[a-z0-9]+\/cxr_model failed: HTTP 422 Invalid: /,
+        /^azure: apply Service invalid-[a-z0-9]+\/cxr_model(-stable|-canary)? failed: HTTP 422 Invalid: /,
       );
       assert.match(error.message, /metadata\.name: Invalid value/);
       return true;
@@ -292,6 +313,14 @@ describe('kubernetes driver on real control planes', () => {
         /aws: .*no-such-namespace.* HTTP 404 NotFound: namespaces "no-such-namespace" not found/,
       );
       return true;
+    });
+    // Nothing can have been changed in a namespace that does not exist: a rollback there is done.
+    assert.deepEqual(await missing.rollback(operation('rel-ns')), {
+      model: 'cxr',
+      stable: null,
+      canary: null,
+      canaryWeight: 0,
+      previous: null,
     });
 
     const config = clientsFor(state, 'aws').config;
