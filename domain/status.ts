@@ -49,14 +49,7 @@ export interface StepVerdict {
 
 /** `restore-failed`: the cloud refused its restore (e.g. 403): it needs a person; the reason says why. */
 export type CloudState =
-  | 'pending'
-  | 'deploying'
-  | 'canary'
-  | 'passed'
-  | 'promoted'
-  | 'failed'
-  | 'rolled-back'
-  | 'restore-failed';
+  'pending' | 'deploying' | 'canary' | 'passed' | 'promoted' | 'failed' | 'rolled-back' | 'restore-failed';
 
 export interface CloudStatus {
   cloud: string;
