@@ -226,7 +226,7 @@ describe('POST /releases', () => {
     );
   });
 
-  test('a fault plan is refused while any cloud uses the kubernetes driver', async (t) => {
+  test('a driver fault for a kubernetes cloud is refused: only simulations inject faults', async (t) => {
     const config = parseConfig({
       ...env.config,
       clouds: [
@@ -247,11 +247,19 @@ describe('POST /releases', () => {
       env.request({
         releaseId,
         clouds: ['aws', 'azure'],
-        faultPlan: { telemetry: [{ cloud: 'azure', kind: 'no-data' }] },
+        faultPlan: {
+          // Fine: azure's telemetry is simulated.
+          telemetry: [{ cloud: 'azure', kind: 'no-data' }],
+          driver: [{ cloud: 'aws', operation: 'setCanaryWeight', failures: 1 }],
+        },
       }),
     );
-    const error = assertError(response, 400, 'VALIDATION_FAILED', '/faultPlan');
-    assert.match(error.problems![0]!.message, /simulated driver/);
+    const error = assertError(response, 400, 'VALIDATION_FAILED', '/faultPlan/driver/0/cloud');
+    assert.equal(error.problems!.length, 1);
+    assert.match(
+      error.problems![0]!.message,
+      /kubernetes driver: driver faults are only injected into simulated clouds/,
+    );
     await assertNotStarted(env.client, releaseId);
   });
 });

@@ -37,6 +37,18 @@ describe('kubernetes driver on real control planes', () => {
     await clusters?.release();
   });
 
+  test("a cloud's KubeConfig holds that cloud's context, cluster and user only", () => {
+    const config = clientsFor(clusters.state, 'azure').config;
+    assert.deepEqual(
+      [config.contexts.map((c) => c.name), config.clusters.length, config.users.length],
+      [['medrelease-azure'], 1, 1],
+    );
+    assert.equal(
+      config.getCurrentCluster()?.server,
+      clusters.state.clusters.find((c) => c.name === 'azure')?.server,
+    );
+  });
+
   test('Gateway API: canary, every weight on the HTTPRoute, promote with the previous version kept warm, rollback after promotion', async () => {
     const { state } = clusters;
     const namespace = await createNamespace(state, ['aws'], 'gw');

@@ -2,7 +2,15 @@
 // telemetry): the outcome is checked by reading the clusters, not the workflow's own account.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { approveRelease, DIGEST, TestEnvironment, type RunningWorkers } from '../helpers/environment.js';
+import * as k8s from '@kubernetes/client-node';
+import { statusQuery } from '../../workflows/messages.js';
+import {
+  approveRelease,
+  DIGEST,
+  eventually,
+  TestEnvironment,
+  type RunningWorkers,
+} from '../helpers/environment.js';
 import {
   clientsFor,
   createNamespace,
@@ -103,5 +111,46 @@ describe('release workflow on three real clusters', () => {
         `${cloud} is back on 1.0.0 with no canary`,
       );
     }
+  });
+
+  test('a route weight edited by hand during the canary is restored and recorded in the timeline', async () => {
+    const request = env.request({ canary: { steps: [5, 25, 50, 100], analysisIntervalSeconds: 2 } });
+    const model = request.model.name;
+    await seed(model);
+    const handle = await env.startRelease(request);
+    await approveRelease(env, handle);
+    await eventually(
+      async () => {
+        const aws = (await handle.query(statusQuery)).clouds.aws;
+        return aws?.state === 'canary' && aws.weight === 5;
+      },
+      60_000,
+      'aws at 5 %',
+    );
+    await clientsFor(clusters.state, 'aws').custom.patchNamespacedCustomObject(
+      {
+        group: 'gateway.networking.k8s.io',
+        version: 'v1',
+        plural: 'httproutes',
+        namespace,
+        name: model,
+        body: [
+          { op: 'replace', path: '/spec/rules/0/backendRefs/0/weight', value: 50 },
+          { op: 'replace', path: '/spec/rules/0/backendRefs/1/weight', value: 50 },
+        ],
+      },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
+    );
+    const status = await handle.result();
+    assert.equal(status.outcome, 'completed', JSON.stringify(status.reason));
+    const correction = status.timeline.find(
+      (event) =>
+        event.cloud === 'aws' && event.event.startsWith('restored desired state changed outside medrelease'),
+    );
+    assert.ok(correction, 'the correction is on the record');
+    assert.match(
+      correction.event,
+      /weights were stable 50 \/ canary 50, medrelease had set 95 \/ 5: restored/,
+    );
   });
 });
