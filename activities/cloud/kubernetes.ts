@@ -179,9 +179,13 @@ export class KubernetesCloudDriver implements CloudDriver {
     const stable = await this.readDeployment(model, 'stable');
     if (mode === 'gateway-api') {
       await this.applyRoute(model, operation.weight);
-    } else if (stable) {
-      await this.applyDeployment(model, 'stable', desiredFrom(stable), split.stable);
-      await this.waitRolledOut(model, 'stable');
+    } else {
+      if (stable) {
+        await this.applyDeployment(model, 'stable', desiredFrom(stable), split.stable);
+        await this.waitRolledOut(model, 'stable');
+      }
+      // The share is only real once the Service's EndpointSlices list the new pods.
+      await this.waitForEndpoints(model, split.canary, split.canary + (stable ? split.stable : 0));
     }
     return this.state(model, corrections);
   }
@@ -302,6 +306,21 @@ export class KubernetesCloudDriver implements CloudDriver {
         );
       }
       if (isRolledOut(deployment)) return;
+      await delay(this.options.pollIntervalMs ?? 250);
+    }
+  }
+
+  /** Waits until the model's Service has exactly these Ready endpoints (the endpointslice controller lags the pods). */
+  private async waitForEndpoints(modelName: string, canary: number, total: number): Promise<void> {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const endpoints = await this.readyEndpoints(modelName);
+      if (endpoints.canary === canary && endpoints.total === total) return;
+      if (Date.now() > deadline) {
+        throw new TransientCloudError(
+          `${this.cloud}: Service ${this.namespace}/${serviceName(modelName)} has ${endpoints.canary} canary of ${endpoints.total} Ready endpoints, not ${canary} of ${total}, 30 s after the rollout`,
+        );
+      }
       await delay(this.options.pollIntervalMs ?? 250);
     }
   }

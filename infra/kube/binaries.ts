@@ -41,7 +41,7 @@ export class KubeBuildError extends Error {
 
 const CONTROL_PLANE = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'];
 
-/** Builds whatever is missing (several minutes cold: see docs/kubernetes.md) and returns every path. */
+/** Builds whatever is missing (about 7 minutes cold on 2 cores: see docs/kubernetes.md) and returns every path. */
 export async function ensureKubeBinaries(opts: { log?: Log } = {}): Promise<BuildReport> {
   const log = opts.log ?? silent;
   const builds: BuildReport['builds'] = [];
@@ -91,7 +91,7 @@ export async function ensureKubeBinaries(opts: { log?: Log } = {}): Promise<Buil
           ])
           .join(' ');
         return buildInWrapper({
-          label: `Kubernetes ${KUBERNETES_VERSION} control plane (10–20 minutes cold on 2 cores)`,
+          label: `Kubernetes ${KUBERNETES_VERSION} control plane (about 5 minutes cold on 2 cores)`,
           module: 'medrelease.local/kube-wrapper',
           godebug: 'default=go1.24',
           requires: [`k8s.io/kubernetes@v${KUBERNETES_VERSION}`],

@@ -7,6 +7,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
+import { DIGEST, TestEnvironment } from './environment.js';
 import { KubernetesCloudDriver, type KubernetesDriverOptions } from '../../activities/cloud/kubernetes.js';
 import {
   contextName,
@@ -172,4 +173,66 @@ export function kubernetesClouds(state: LocalKubeState, namespace: string, cloud
     replicas: 4,
     progressDeadlineSeconds: 30,
   }));
+}
+
+/**
+ * What a test of whole releases on the clusters needs: the clusters, one namespace in each, a test
+ * environment whose clouds use the kubernetes driver there, and running workers.
+ */
+export interface KubeReleaseFixture {
+  clusters: TestClusters;
+  namespace: string;
+  env: TestEnvironment;
+  /** Puts version 1.0.0 in place as the stable version in every cluster. */
+  seed(model: string): Promise<void>;
+  /** The model's Deployments in one cluster: name → image and available replicas. */
+  deployments(cloud: string, model: string): Promise<Record<string, { image?: string; available: number }>>;
+  close(): Promise<void>;
+}
+
+export async function kubeReleaseFixture(options: {
+  private?: boolean;
+  prefix: string;
+}): Promise<KubeReleaseFixture> {
+  const clusters = await testClusters({ private: options.private ?? false });
+  const clouds = ['aws', 'azure', 'gcp'];
+  const namespace = await createNamespace(clusters.state, clouds, options.prefix);
+  const env = await TestEnvironment.create({
+    configOverrides: { clouds: kubernetesClouds(clusters.state, namespace, clouds) },
+  });
+  const workers = await env.startWorkers();
+  return {
+    clusters,
+    namespace,
+    env,
+    async seed(model) {
+      for (const cloud of clouds) {
+        const options = cloud === 'azure' ? { traffic: 'replica-ratio' as const } : {};
+        await driverFor(clusters.state, cloud, namespace, options).seedStable(model, {
+          version: '1.0.0',
+          image: `registry.example/${model}:1.0.0@${DIGEST}`,
+        });
+      }
+    },
+    async deployments(cloud, model) {
+      const list = await clientsFor(clusters.state, cloud).apps.listNamespacedDeployment({
+        namespace,
+        labelSelector: `medrelease.io/model=${model}`,
+      });
+      return Object.fromEntries(
+        list.items.map((deployment) => [
+          deployment.metadata!.name!,
+          {
+            image: deployment.spec?.template.spec?.containers[0]?.image,
+            available: deployment.status?.availableReplicas ?? 0,
+          },
+        ]),
+      );
+    },
+    async close() {
+      await workers.stop();
+      await env.close();
+      await clusters.release();
+    },
+  };
 }

@@ -8,74 +8,32 @@ import { after, before, describe, test } from 'node:test';
 import { restartApiServer, stopApiServer } from '../../infra/kube/clusters.js';
 import { cloudRolloutWorkflowId } from '../../workflows/cloud-rollout.js';
 import { statusQuery } from '../../workflows/messages.js';
-import {
-  approveRelease,
-  DIGEST,
-  eventually,
-  TestEnvironment,
-  type RunningWorkers,
-} from '../helpers/environment.js';
-import {
-  clientsFor,
-  createNamespace,
-  driverFor,
-  kubernetesClouds,
-  testClusters,
-  type TestClusters,
-} from '../helpers/kube.js';
-
-const CLOUDS = ['aws', 'azure', 'gcp'];
+import { approveRelease, DIGEST, eventually, type TestEnvironment } from '../helpers/environment.js';
+import { kubeReleaseFixture, type KubeReleaseFixture, type TestClusters } from '../helpers/kube.js';
 
 describe('drills: a cloud API server dies mid-canary', () => {
-  let clusters: TestClusters;
+  let fixture: KubeReleaseFixture;
   let env: TestEnvironment;
-  let workers: RunningWorkers;
-  let namespace: string;
-
+  let clusters: TestClusters;
   before(async () => {
-    clusters = await testClusters({ private: true });
-    namespace = await createNamespace(clusters.state, CLOUDS, 'drill');
-    env = await TestEnvironment.create({
-      configOverrides: { clouds: kubernetesClouds(clusters.state, namespace) },
-    });
-    workers = await env.startWorkers();
+    // Clusters of this file's own: it kills API servers.
+    fixture = await kubeReleaseFixture({ private: true, prefix: 'drill' });
+    ({ env, clusters } = fixture);
   });
   after(async () => {
-    await workers?.stop();
-    await env?.close();
-    await clusters?.release();
+    await fixture?.close();
   });
+  const seed = (model: string) => fixture.seed(model);
+  const onlyStable = async (cloud: string, model: string) =>
+    Object.entries(await fixture.deployments(cloud, model)).map(([name, { image }]) => [name, image]);
 
-  const seed = async (model: string) => {
-    for (const cloud of CLOUDS) {
-      await driverFor(
-        clusters.state,
-        cloud,
-        namespace,
-        cloud === 'azure' ? { traffic: 'replica-ratio' } : {},
-      ).seedStable(model, { version: '1.0.0', image: `registry.example/${model}:1.0.0@${DIGEST}` });
-    }
-  };
-
-  const onlyStable = async (cloud: string, model: string) => {
-    const list = await clientsFor(clusters.state, cloud).apps.listNamespacedDeployment({
-      namespace,
-      labelSelector: `medrelease.io/model=${model}`,
-    });
-    return list.items.map((deployment) => [
-      deployment.metadata!.name!,
-      deployment.spec?.template.spec?.containers[0]?.image,
-    ]);
-  };
-
-  test('gcp unreachable past its retries: the other clouds end on the stable version, the release ends rolled back naming gcp', async () => {
+  /** Starts a release with a 2 s analysis interval, signs it off and waits until gcp's canary takes traffic. */
+  const releaseUntilGcpCanary = async (overrides: Parameters<TestEnvironment['request']>[0] = {}) => {
     const request = env.request({
       canary: { steps: [10, 50, 100], analysisIntervalSeconds: 2 },
-      cloudStepAttempts: 3,
+      ...overrides,
     });
-    const model = request.model.name;
-    const oldImage = `registry.example/${model}:1.0.0@${DIGEST}`;
-    await seed(model);
+    await seed(request.model.name);
     const handle = await env.startRelease(request);
     await approveRelease(env, handle);
     await eventually(
@@ -83,6 +41,12 @@ describe('drills: a cloud API server dies mid-canary', () => {
       60_000,
       'the gcp canary taking traffic',
     );
+    return { request, model: request.model.name, handle };
+  };
+
+  test('gcp unreachable past its retries: the other clouds end on the stable version, the release ends rolled back naming gcp', async () => {
+    const { model, handle } = await releaseUntilGcpCanary({ cloudStepAttempts: 3 });
+    const oldImage = `registry.example/${model}:1.0.0@${DIGEST}`;
     await stopApiServer(clusters.state, 'gcp');
     try {
       // aws and azure are restored while gcp cannot be reached.
@@ -119,16 +83,7 @@ describe('drills: a cloud API server dies mid-canary', () => {
   });
 
   test('gcp restarted while its step is being retried: the release continues and completes', async () => {
-    const request = env.request({ canary: { steps: [10, 50, 100], analysisIntervalSeconds: 2 } });
-    const model = request.model.name;
-    await seed(model);
-    const handle = await env.startRelease(request);
-    await approveRelease(env, handle);
-    await eventually(
-      async () => (await handle.query(statusQuery)).clouds.gcp?.state === 'canary',
-      60_000,
-      'the gcp canary taking traffic',
-    );
+    const { request, model, handle } = await releaseUntilGcpCanary();
     await stopApiServer(clusters.state, 'gcp');
     try {
       const child = env.client.workflow.getHandle(cloudRolloutWorkflowId(handle.workflowId, 'gcp'));
@@ -146,23 +101,14 @@ describe('drills: a cloud API server dies mid-canary', () => {
     }
     const status = await handle.result();
     assert.equal(status.outcome, 'completed', JSON.stringify(status.reason));
-    for (const cloud of CLOUDS) {
+    for (const cloud of ['aws', 'azure', 'gcp']) {
       assert.deepEqual(await onlyStable(cloud, model), [[`${model}-stable`, request.model.image]], cloud);
     }
   });
 
   test("gcp's credentials revoked mid-canary: refused at once, the others restored, the release fails naming gcp", async () => {
-    const request = env.request({ canary: { steps: [10, 50, 100], analysisIntervalSeconds: 2 } });
-    const model = request.model.name;
+    const { model, handle } = await releaseUntilGcpCanary();
     const oldImage = `registry.example/${model}:1.0.0@${DIGEST}`;
-    await seed(model);
-    const handle = await env.startRelease(request);
-    await approveRelease(env, handle);
-    await eventually(
-      async () => (await handle.query(statusQuery)).clouds.gcp?.state === 'canary',
-      60_000,
-      'the gcp canary taking traffic',
-    );
     // The platform team rotates gcp's API token: medrelease's token is no longer accepted (401).
     const tokens = path.join(clusters.state.stateDir, 'gcp', 'tokens.csv');
     const original = await readFile(tokens, 'utf8');

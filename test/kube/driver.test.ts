@@ -119,16 +119,18 @@ describe('kubernetes driver on real control planes', () => {
     await driver.seedStable('cxr', STABLE);
     const op = operation('rel-rr');
     await driver.deployCanary(op);
-    assert.deepEqual(await driver.readyEndpoints('cxr').then((e) => [e.total, e.canary]), [4, 0]);
+    const before = await waitFor(async () => {
+      const current = await driver.readyEndpoints('cxr');
+      return current.total === 4 ? current : undefined;
+    });
+    assert.equal(before.canary, 0, 'a canary at 0 % has no pods serving');
 
     for (const weight of [5, 25, 50, 100]) {
       const expectedCanary = Math.ceil((4 * weight) / 100);
       const result = await driver.setCanaryWeight({ ...op, weight });
-      // EndpointSlices are written by the endpointslice controller shortly after the pods turn Ready.
-      const endpoints = await waitFor(async () => {
-        const current = await driver.readyEndpoints('cxr');
-        return current.canary === expectedCanary && current.total === 4 ? current : undefined;
-      });
+      // The step returns once the EndpointSlices show the split.
+      const endpoints = await driver.readyEndpoints('cxr');
+      assert.deepEqual([endpoints.canary, endpoints.total], [expectedCanary, 4], `endpoints at ${weight}%`);
       assert.equal(endpoints.addresses.length, 4);
       assert.ok(
         endpoints.addresses.every((address) => /^10\.\d+\.\d+\.\d+$/.test(address)),

@@ -4,71 +4,31 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
 import { statusQuery } from '../../workflows/messages.js';
-import {
-  approveRelease,
-  DIGEST,
-  eventually,
-  TestEnvironment,
-  type RunningWorkers,
-} from '../helpers/environment.js';
+import { approveRelease, DIGEST, eventually, type TestEnvironment } from '../helpers/environment.js';
 import {
   clientsFor,
-  createNamespace,
   driverFor,
-  kubernetesClouds,
-  testClusters,
+  kubeReleaseFixture,
+  type KubeReleaseFixture,
   type TestClusters,
 } from '../helpers/kube.js';
 
 const CLOUDS = ['aws', 'azure', 'gcp'];
 
 describe('release workflow on three real clusters', () => {
-  let clusters: TestClusters;
+  let fixture: KubeReleaseFixture;
   let env: TestEnvironment;
-  let workers: RunningWorkers;
+  let clusters: TestClusters;
   let namespace: string;
-
   before(async () => {
-    clusters = await testClusters();
-    namespace = await createNamespace(clusters.state, CLOUDS, 'e2e');
-    env = await TestEnvironment.create({
-      configOverrides: { clouds: kubernetesClouds(clusters.state, namespace) },
-    });
-    workers = await env.startWorkers();
+    fixture = await kubeReleaseFixture({ prefix: 'e2e' });
+    ({ env, clusters, namespace } = fixture);
   });
   after(async () => {
-    await workers?.stop();
-    await env?.close();
-    await clusters?.release();
+    await fixture?.close();
   });
-
-  const seed = async (model: string) => {
-    for (const cloud of CLOUDS) {
-      await driverFor(
-        clusters.state,
-        cloud,
-        namespace,
-        cloud === 'azure' ? { traffic: 'replica-ratio' } : {},
-      ).seedStable(model, { version: '1.0.0', image: `registry.example/${model}:1.0.0@${DIGEST}` });
-    }
-  };
-
-  /** The model's Deployments in one cluster: name → image and available replicas. */
-  const deployments = async (cloud: string, model: string) => {
-    const list = await clientsFor(clusters.state, cloud).apps.listNamespacedDeployment({
-      namespace,
-      labelSelector: `medrelease.io/model=${model}`,
-    });
-    return Object.fromEntries(
-      list.items.map((deployment) => [
-        deployment.metadata!.name!,
-        {
-          image: deployment.spec?.template.spec?.containers[0]?.image,
-          available: deployment.status?.availableReplicas ?? 0,
-        },
-      ]),
-    );
-  };
+  const seed = (model: string) => fixture.seed(model);
+  const deployments = (cloud: string, model: string) => fixture.deployments(cloud, model);
 
   test('a release completes: every cluster runs the new version at full capacity, canary and previous gone', async () => {
     const request = env.request({ canary: { steps: [5, 25, 50, 100], analysisIntervalSeconds: 0 } });
