@@ -176,6 +176,30 @@ describe('kubernetes driver on real control planes', () => {
     assert.equal(rolledBack.stable, null, 'before its first release the model did not run here');
   });
 
+  test('staging: one replica of the new version, not serving, removed afterwards', async () => {
+    const { state } = clusters;
+    const namespace = await createNamespace(state, ['gcp'], 'staging');
+    const driver = driverFor(state, 'gcp', namespace, { traffic: 'replica-ratio' });
+    await driver.seedStable('cxr', STABLE);
+    await driver.deployStaging(operation('rel-staging'));
+    const { apps } = clientsFor(state, 'gcp');
+    const staging = await apps.readNamespacedDeployment({ name: 'cxr-staging', namespace });
+    assert.equal(staging.status?.availableReplicas, 1);
+    assert.equal(staging.spec?.template.spec?.containers[0]?.image, NEW.image);
+    assert.equal(staging.spec?.template.metadata?.labels?.['medrelease.io/serving'], 'false');
+    const endpoints = await waitFor(async () => {
+      const current = await driver.readyEndpoints('cxr');
+      return current.total >= 4 ? current : undefined;
+    });
+    assert.deepEqual([endpoints.total, endpoints.canary], [4, 0], 'production traffic never reaches staging');
+    await driver.removeStaging(operation('rel-staging'));
+    await driver.removeStaging(operation('rel-staging'));
+    await assert.rejects(
+      apps.readNamespacedDeployment({ name: 'cxr-staging', namespace }),
+      /404|Not ?Found/i,
+    );
+  });
+
   test('every operation run twice leaves the cluster exactly as once', async () => {
     const { state } = clusters;
     const namespace = await createNamespace(state, ['gcp'], 'idem');
