@@ -1,0 +1,221 @@
+// The streaming anomaly detector for one metric time series. It reads one sample at a time and
+// returns an anomaly score in [0, 1] computed from that sample and the ones before it only.
+//
+// Design, after what leads the Numenta Anomaly Benchmark:
+//  1. A predictive model of the series: a small TensorFlow.js network predicting the next value from
+//     the last `lags` values, refitted now and then (at growing intervals) on everything seen so far
+//     (at most `trainWindow` samples). Until its first fit the prediction is the previous value.
+//  2. The raw anomaly of a sample is its prediction error, in units of the series' own scale.
+//  3. The score is not the raw error but its likelihood (as Numenta's HTM detector does): how unusual
+//     the recent average error (`shortWindow`) is against the distribution of average errors over the
+//     long history, as a Gaussian tail probability, then log-scaled so that the top of the range
+//     separates 1-in-1000 from 1-in-a-million events.
+//  4. A value beyond the range seen so far (by more than `spatialTolerance` of it) is anomalous at
+//     once, whatever the model predicted.
+//  5. After a confident detection the detector stays quiet for `refractory` samples: one event is
+//     reported once, not on every sample of it.
+import type * as tfTypes from '@tensorflow/tfjs';
+import { tensorflow } from './tf.js';
+
+export interface DetectorOptions {
+  lags: number;
+  hidden: number;
+  /** Samples before the first fit; scores are 0 until then (the series' probation). */
+  warmup: number;
+  /** The model is refitted when the number of samples seen reaches warmup·growth^k. */
+  refitGrowth: number;
+  /** Most recent samples a refit trains on. */
+  trainWindow: number;
+  epochs: number;
+  learningRate: number;
+  shortWindow: number;
+  longWindow: number;
+  spatialTolerance: number;
+  refractory: number;
+  /** A score at or above this starts the refractory period. */
+  refractoryAbove: number;
+  seed: number;
+}
+
+export const DETECTOR_DEFAULTS: DetectorOptions = {
+  lags: 16,
+  hidden: 16,
+  warmup: 150,
+  refitGrowth: 2,
+  trainWindow: 3000,
+  epochs: 12,
+  learningRate: 0.01,
+  shortWindow: 10,
+  longWindow: 2000,
+  spatialTolerance: 0.05,
+  refractory: 200,
+  refractoryAbove: 0.8,
+  seed: 42,
+};
+
+/** log-likelihood scaling of Numenta's detector: 1 − likelihood of 1e-10 maps to 1. */
+const LOG_SCALE = Math.log(1e-10);
+
+export class StreamingDetector {
+  readonly options: DetectorOptions;
+  private readonly values: number[] = [];
+  private readonly errors: number[] = [];
+  private readonly averages: number[] = [];
+  private model: tfTypes.Sequential | undefined;
+  private tf: typeof tfTypes | undefined;
+  private nextFitAt: number;
+  private center = 0;
+  private scale = 1;
+  private min = Infinity;
+  private max = -Infinity;
+  private quietUntil = -1;
+
+  constructor(options: Partial<DetectorOptions> = {}) {
+    this.options = { ...DETECTOR_DEFAULTS, ...options };
+    this.nextFitAt = this.options.warmup;
+  }
+
+  /** Scores the next sample of the series. */
+  async next(value: number): Promise<number> {
+    const index = this.values.length;
+    const o = this.options;
+    const prediction = this.predict();
+    this.values.push(value);
+
+    // Range seen so far, before this sample: a value far outside it is anomalous by itself.
+    const range = this.max - this.min;
+    const spatial =
+      index >= o.warmup &&
+      range > 0 &&
+      (value > this.max + o.spatialTolerance * range || value < this.min - o.spatialTolerance * range);
+    this.min = Math.min(this.min, value);
+    this.max = Math.max(this.max, value);
+
+    const error = Math.abs(value - prediction) / this.scale;
+    this.errors.push(error);
+    if (this.errors.length > o.longWindow) this.errors.shift();
+    const short = this.errors.slice(-o.shortWindow);
+    const average = short.reduce((sum, entry) => sum + entry, 0) / short.length;
+
+    let score = 0;
+    if (index >= o.warmup) {
+      score = spatial ? 1 : likelihoodScore(average, this.averages);
+    }
+    this.averages.push(average);
+    if (this.averages.length > o.longWindow) this.averages.shift();
+
+    if (index >= this.nextFitAt) {
+      await this.fit();
+      this.nextFitAt = Math.ceil(this.nextFitAt * o.refitGrowth);
+    }
+    if (index <= this.quietUntil) return 0;
+    if (score >= o.refractoryAbove) this.quietUntil = index + o.refractory;
+    return score;
+  }
+
+  /** The network's prediction of the next value (the last value until the first fit). */
+  private predict(): number {
+    const count = this.values.length;
+    if (count === 0) return 0;
+    const last = this.values[count - 1]!;
+    if (!this.model || !this.tf || count < this.options.lags) return last;
+    const tf = this.tf;
+    const model = this.model;
+    const input = this.values.slice(-this.options.lags).map((entry) => (entry - this.center) / this.scale);
+    const output = tf.tidy(() =>
+      (model.predict(tf.tensor2d(input, [1, this.options.lags])) as tfTypes.Tensor).dataSync(),
+    );
+    return output[0]! * this.scale + this.center;
+  }
+
+  private async fit(): Promise<void> {
+    const o = this.options;
+    const { tf } = await tensorflow();
+    this.tf = tf;
+    const recent = this.values.slice(-o.trainWindow);
+    const mean = recent.reduce((sum, entry) => sum + entry, 0) / recent.length;
+    const spread = Math.sqrt(recent.reduce((sum, entry) => sum + (entry - mean) ** 2, 0) / recent.length);
+    this.center = mean;
+    this.scale = spread > 1e-9 ? spread : 1;
+    const rows = recent.length - o.lags;
+    if (rows < 16) return;
+    const inputs = new Float32Array(rows * o.lags);
+    const targets = new Float32Array(rows);
+    for (let row = 0; row < rows; row += 1) {
+      for (let lag = 0; lag < o.lags; lag += 1) {
+        inputs[row * o.lags + lag] = (recent[row + lag]! - this.center) / this.scale;
+      }
+      targets[row] = (recent[row + o.lags]! - this.center) / this.scale;
+    }
+    this.model?.dispose();
+    const model = tf.sequential({
+      layers: [
+        tf.layers.dense({
+          inputShape: [o.lags],
+          units: o.hidden,
+          activation: 'tanh',
+          kernelInitializer: tf.initializers.glorotUniform({ seed: o.seed }),
+        }),
+        tf.layers.dense({ units: 1, kernelInitializer: tf.initializers.glorotUniform({ seed: o.seed + 1 }) }),
+      ],
+    });
+    model.compile({ optimizer: tf.train.adam(o.learningRate), loss: 'meanSquaredError' });
+    const xs = tf.tensor2d(inputs, [rows, o.lags]);
+    const ys = tf.tensor2d(targets, [rows, 1]);
+    try {
+      await model.fit(xs, ys, { epochs: o.epochs, batchSize: 64, shuffle: false, verbose: 0 });
+    } finally {
+      xs.dispose();
+      ys.dispose();
+    }
+    this.model = model;
+  }
+
+  dispose(): void {
+    this.model?.dispose();
+    this.model = undefined;
+  }
+}
+
+/** How unlikely `average` is against the history of averages (Gaussian tail), log-scaled to [0, 1]. */
+export function likelihoodScore(average: number, history: readonly number[]): number {
+  if (history.length < 10) return 0;
+  let mean = 0;
+  for (const entry of history) mean += entry;
+  mean /= history.length;
+  let variance = 0;
+  for (const entry of history) variance += (entry - mean) ** 2;
+  variance /= history.length;
+  const deviation = Math.max(Math.sqrt(variance), 1e-6);
+  const tail = gaussianTail((average - mean) / deviation);
+  // likelihood = 1 − tail; score = log(1 − likelihood) / log(1e-10), clipped.
+  return Math.min(1, Math.max(0, Math.log(Math.max(tail, 1e-300) + 1e-10) / LOG_SCALE));
+}
+
+/** Q(z) = P(Z > z) for a standard normal Z (Abramowitz–Stegun 7.1.26 via erfc). */
+export function gaussianTail(z: number): number {
+  return 0.5 * erfc(z / Math.SQRT2);
+}
+
+function erfc(x: number): number {
+  const z = Math.abs(x);
+  const t = 1 / (1 + 0.5 * z);
+  const r =
+    t *
+    Math.exp(
+      -z * z -
+        1.26551223 +
+        t *
+          (1.00002368 +
+            t *
+              (0.37409196 +
+                t *
+                  (0.09678418 +
+                    t *
+                      (-0.18628806 +
+                        t *
+                          (0.27886807 +
+                            t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+    );
+  return x >= 0 ? r : 2 - r;
+}
