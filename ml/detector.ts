@@ -19,6 +19,11 @@ import { tensorflow } from './tf.js';
 
 export interface DetectorOptions {
   lags: number;
+  /**
+   * Samples per season (a day of 5-minute samples is 288): the values one season before the predicted
+   * one are inputs too, so a missing daily pattern is a prediction error. 0 turns it off.
+   */
+  season: number;
   hidden: number;
   /** Samples before the first fit; scores are 0 until then (the series' probation). */
   warmup: number;
@@ -39,6 +44,7 @@ export interface DetectorOptions {
 
 export const DETECTOR_DEFAULTS: DetectorOptions = {
   lags: 16,
+  season: 288,
   hidden: 16,
   warmup: 150,
   refitGrowth: 2,
@@ -121,11 +127,27 @@ export class StreamingDetector {
     if (!this.model || !this.tf || count < this.options.lags) return last;
     const tf = this.tf;
     const model = this.model;
-    const input = this.values.slice(-this.options.lags).map((entry) => (entry - this.center) / this.scale);
+    const input = this.features(count);
     const output = tf.tidy(() =>
-      (model.predict(tf.tensor2d(input, [1, this.options.lags])) as tfTypes.Tensor).dataSync(),
+      (model.predict(tf.tensor2d(input, [1, input.length])) as tfTypes.Tensor).dataSync(),
     );
     return output[0]! * this.scale + this.center;
+  }
+
+  /** Inputs for predicting values[t]: the last `lags` values and three around one season before. */
+  private features(t: number): number[] {
+    const o = this.options;
+    const normal = (index: number) => (this.values[index]! - this.center) / this.scale;
+    const inputs: number[] = [];
+    for (let lag = o.lags; lag >= 1; lag -= 1) inputs.push(normal(t - lag));
+    if (o.season > 0) {
+      for (const offset of [-1, 0, 1]) {
+        const index = t - o.season + offset;
+        // Before a whole season has been seen, the latest value stands in.
+        inputs.push(index >= 0 && index < t ? normal(index) : normal(t - 1));
+      }
+    }
+    return inputs;
   }
 
   private async fit(): Promise<void> {
@@ -137,21 +159,21 @@ export class StreamingDetector {
     const spread = Math.sqrt(recent.reduce((sum, entry) => sum + (entry - mean) ** 2, 0) / recent.length);
     this.center = mean;
     this.scale = spread > 1e-9 ? spread : 1;
-    const rows = recent.length - o.lags;
+    const first = Math.max(o.lags, this.values.length - o.trainWindow);
+    const rows = this.values.length - first;
     if (rows < 16) return;
-    const inputs = new Float32Array(rows * o.lags);
+    const width = o.lags + (o.season > 0 ? 3 : 0);
+    const inputs = new Float32Array(rows * width);
     const targets = new Float32Array(rows);
     for (let row = 0; row < rows; row += 1) {
-      for (let lag = 0; lag < o.lags; lag += 1) {
-        inputs[row * o.lags + lag] = (recent[row + lag]! - this.center) / this.scale;
-      }
-      targets[row] = (recent[row + o.lags]! - this.center) / this.scale;
+      inputs.set(this.features(first + row), row * width);
+      targets[row] = (this.values[first + row]! - this.center) / this.scale;
     }
     this.model?.dispose();
     const model = tf.sequential({
       layers: [
         tf.layers.dense({
-          inputShape: [o.lags],
+          inputShape: [width],
           units: o.hidden,
           activation: 'tanh',
           kernelInitializer: tf.initializers.glorotUniform({ seed: o.seed }),
@@ -160,7 +182,7 @@ export class StreamingDetector {
       ],
     });
     model.compile({ optimizer: tf.train.adam(o.learningRate), loss: 'meanSquaredError' });
-    const xs = tf.tensor2d(inputs, [rows, o.lags]);
+    const xs = tf.tensor2d(inputs, [rows, width]);
     const ys = tf.tensor2d(targets, [rows, 1]);
     try {
       await model.fit(xs, ys, { epochs: o.epochs, batchSize: 64, shuffle: false, verbose: 0 });
