@@ -52,7 +52,7 @@ export const DETECTOR_DEFAULTS: DetectorOptions = {
   epochs: 12,
   learningRate: 0.01,
   shortWindow: 10,
-  longWindow: 2000,
+  longWindow: 1000,
   spatialTolerance: 0.05,
   refractory: 200,
   refractoryAbove: 0.8,
