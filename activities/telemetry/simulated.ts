@@ -102,6 +102,12 @@ export function seededRandom(seed: string): () => number {
     state ^= seed.charCodeAt(index);
     state = Math.imul(state, 0x01000193) >>> 0;
   }
+  return mulberry32(state);
+}
+
+/** mulberry32: a small, fast PRNG with uniforms in [0, 1), the same numbers on every machine. */
+export function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;
     let value = state;

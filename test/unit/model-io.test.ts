@@ -21,6 +21,7 @@ import { after, before, describe, test } from 'node:test';
 import type * as tfTypes from '@tensorflow/tfjs';
 import { directoryHandler, loadModel, MODEL_FILE, saveModel, WEIGHTS_FILE } from '../../ml/model-io.js';
 import { tensorflow } from '../../ml/tf.js';
+import { mulberry32 } from '../../activities/telemetry/simulated.js';
 
 type TF = typeof tfTypes;
 
@@ -51,21 +52,9 @@ function freshDir(label: string): string {
   return path.join(scratch, `${dirCount}-${label}`);
 }
 
-/** mulberry32: the same numbers on every machine and run. */
-function generator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Rows of LAGS inputs in [-1, 1) and a nonlinear target, as plain arrays (no tensors to leak). */
 function dataset(rows: number, seed: number): { inputs: Float32Array; targets: Float32Array } {
-  const random = generator(seed);
+  const random = mulberry32(seed);
   const inputs = new Float32Array(rows * LAGS);
   const targets = new Float32Array(rows);
   for (let row = 0; row < rows; row += 1) {
