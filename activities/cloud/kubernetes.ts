@@ -111,6 +111,24 @@ export class KubernetesCloudDriver implements CloudDriver {
     return this.mode;
   }
 
+  /**
+   * What a cloud worker checks when it starts: the API answers, the namespace exists and can be read,
+   * and how traffic will be split. Problems are returned, not thrown: the worker still runs, so that
+   * restores can go ahead once the cluster is back.
+   */
+  async checkAccess(): Promise<{ server: string; namespace: string; traffic?: string; problem?: string }> {
+    const core = this.options.kubeConfig.makeApiClient(k8s.CoreV1Api);
+    const base = { server: this.server, namespace: this.namespace };
+    try {
+      await this.call('read', `Namespace ${this.namespace}`, () =>
+        core.readNamespace({ name: this.namespace }),
+      );
+      return { ...base, traffic: await this.trafficMode() };
+    } catch (error) {
+      return { ...base, problem: (error as Error).message };
+    }
+  }
+
   async describe(modelName: string): Promise<DeploymentState | null> {
     const [stable, canary, previous] = await Promise.all([
       this.readDeployment(modelName, 'stable'),

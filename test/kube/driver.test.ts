@@ -344,6 +344,10 @@ describe('kubernetes driver on real control planes', () => {
   test('a missing namespace, a wrong token and an unreachable API fail as the error kinds the workflow acts on', async () => {
     const { state } = clusters;
     const missing = driverFor(state, 'aws', 'no-such-namespace');
+    const access = await missing.checkAccess();
+    assert.match(access.problem ?? '', /^aws: read Namespace no-such-namespace failed: HTTP 404 NotFound/);
+    const fine = await driverFor(state, 'aws', 'medrelease').checkAccess();
+    assert.deepEqual([fine.problem, fine.traffic], [undefined, 'gateway-api']);
     await assert.rejects(missing.deployCanary(operation('rel-ns')), (error: unknown) => {
       assert.ok(error instanceof CloudRejectedError, String(error));
       assert.match(
