@@ -18,7 +18,7 @@
 //
 // Prints a table, ASCII bars and an SVG chart (.data/bench/kube.svg); the last line of stdout is a JSON
 // object with every figure. Flags: --iterations N (default 10), --releases N (default 6), --json-only.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,8 +29,7 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import type { CloudDriver, CloudOperation } from '../activities/cloud/driver.js';
 import { KubernetesCloudDriver } from '../activities/cloud/kubernetes.js';
-import { parseConfig } from '../domain/config.js';
-import type { Person } from '../domain/release.js';
+import { defaultPlacement, parseConfig } from '../domain/config.js';
 import { buildReleaseInput } from '../domain/release-input.js';
 import { CloudsKey, ModelNameKey, ModelVersionKey, StageKey } from '../domain/search-attributes.js';
 import { controlTaskQueue } from '../domain/task-queues.js';
@@ -66,13 +65,9 @@ import {
   svgDocument,
   type Bar,
 } from './report.js';
+import { writeBenchUsers } from './users.js';
 
 const CLOUDS = ['aws', 'azure', 'gcp'] as const;
-const REGIONS: Record<string, [string, string]> = {
-  aws: ['us-east-1', 'US'],
-  azure: ['westeurope', 'EU'],
-  gcp: ['europe-west4', 'EU'],
-};
 const TRAFFIC: Record<string, 'auto' | 'replica-ratio'> = {
   aws: 'auto',
   azure: 'replica-ratio',
@@ -233,15 +228,7 @@ async function measureOrchestration(state: LocalKubeState, namespace: string, da
     logFile: path.join(dataDir, 'temporal.log'),
   });
   Runtime.install({ logger: new DefaultLogger('ERROR') });
-  const requester: Person = { id: 'rm-bench', name: 'Bench Release-Manager', roles: ['release-manager'] };
-  const approver: Person = { id: 'dr-bench', name: 'Dr Bench Approver', roles: ['clinical-approver'] };
-  const usersFile = path.join(dataDir, 'users.json');
-  await writeFile(
-    usersFile,
-    JSON.stringify({
-      users: [requester, approver].map((p) => ({ ...p, token: randomBytes(24).toString('base64url') })),
-    }),
-  );
+  const { requester, approver, usersFile } = await writeBenchUsers(dataDir);
   const config = parseConfig({
     temporal: {
       address: server.address,
@@ -253,8 +240,7 @@ async function measureOrchestration(state: LocalKubeState, namespace: string, da
     clouds: CLOUDS.map((name) => ({
       name,
       driver: 'kubernetes',
-      region: REGIONS[name]![0],
-      jurisdiction: REGIONS[name]![1],
+      ...defaultPlacement(name),
       kubeconfig: state.kubeconfig,
       kubeContext: contextName(name),
       namespace,

@@ -23,7 +23,7 @@
 // The last line of stdout is a JSON object with the figures; docs/benchmarks.md explains them all.
 // Flags: --releases N, --repeats N, --json-only (stdout carries only that JSON line),
 // --skip-breakdown, --tuning '{"maxConcurrentWorkflowTaskExecutions":…}' (worker options).
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -40,7 +40,7 @@ import {
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
 import { SimulatedCloudDriver } from '../activities/cloud/simulated.js';
-import { parseConfig, type Config } from '../domain/config.js';
+import { defaultPlacement, parseConfig, type Config } from '../domain/config.js';
 import { SignoffRefusal } from '../domain/errors.js';
 import type { CreateReleaseRequest, Person } from '../domain/release.js';
 import { buildReleaseInput } from '../domain/release-input.js';
@@ -88,13 +88,9 @@ import {
   type Load,
   type Machine,
 } from './report.js';
+import { writeBenchUsers } from './users.js';
 
 const CLOUDS = ['aws', 'azure', 'gcp'] as const;
-const REGIONS: Record<string, [string, string]> = {
-  aws: ['us-east-1', 'US'],
-  azure: ['westeurope', 'EU'],
-  gcp: ['europe-west4', 'EU'],
-};
 const STEPS = [5, 25, 50, 100];
 const DIGEST = `sha256:${'ab'.repeat(32)}`;
 const TARGET_RATIO = 1.3;
@@ -221,18 +217,7 @@ async function createEnvironment(dataDir: string): Promise<Environment> {
     address = server.address;
   }
   const runId = randomUUID().slice(0, 8);
-  const requester: Person = { id: 'rm-bench', name: 'Bench Release-Manager', roles: ['release-manager'] };
-  const approver: Person = { id: 'dr-bench', name: 'Dr Bench Approver', roles: ['clinical-approver'] };
-  const usersFile = path.join(dataDir, 'users.json');
-  await writeFile(
-    usersFile,
-    JSON.stringify({
-      users: [requester, approver].map((person) => ({
-        ...person,
-        token: randomBytes(24).toString('base64url'),
-      })),
-    }),
-  );
+  const { requester, approver, usersFile } = await writeBenchUsers(dataDir);
   const config = parseConfig({
     temporal: {
       address,
@@ -244,8 +229,7 @@ async function createEnvironment(dataDir: string): Promise<Environment> {
     clouds: CLOUDS.map((name) => ({
       name,
       driver: 'simulated',
-      region: REGIONS[name]![0],
-      jurisdiction: REGIONS[name]![1],
+      ...defaultPlacement(name),
     })),
     simulated: { latencyMs: 0, failureRate: 0 },
   });

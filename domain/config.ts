@@ -46,6 +46,21 @@ export const CloudConfig = Type.Object(
 );
 export type CloudConfig = Static<typeof CloudConfig>;
 
+/** The embedded default: three simulated clouds. */
+export const DEFAULT_CLOUDS: CloudConfig[] = [
+  { name: 'aws', driver: 'simulated', region: 'us-east-1', jurisdiction: 'US' },
+  { name: 'azure', driver: 'simulated', region: 'westeurope', jurisdiction: 'EU' },
+  { name: 'gcp', driver: 'simulated', region: 'europe-west4', jurisdiction: 'EU' },
+];
+
+/** Region and jurisdiction of the default cloud of that name (tests and benchmarks); others get an EU region. */
+export function defaultPlacement(name: string): { region: string; jurisdiction: string } {
+  const cloud = DEFAULT_CLOUDS.find((entry) => entry.name === name);
+  return cloud
+    ? { region: cloud.region, jurisdiction: cloud.jurisdiction }
+    : { region: 'eu-central-1', jurisdiction: 'EU' };
+}
+
 export const Config = Type.Object(
   {
     temporal: Type.Object(
@@ -78,11 +93,7 @@ export const Config = Type.Object(
     ),
     clouds: Type.Array(CloudConfig, {
       minItems: 1,
-      default: [
-        { name: 'aws', driver: 'simulated', region: 'us-east-1', jurisdiction: 'US' },
-        { name: 'azure', driver: 'simulated', region: 'westeurope', jurisdiction: 'EU' },
-        { name: 'gcp', driver: 'simulated', region: 'europe-west4', jurisdiction: 'EU' },
-      ],
+      default: DEFAULT_CLOUDS,
     }),
     simulated: Type.Object(
       {

@@ -2,7 +2,7 @@
 // project's detector: the null detector (a constant score: NAB's score 0 by definition) and a
 // windowed Gaussian (how far a value lies in the tail of the last `window` values, re-estimated every
 // `step` samples).
-import { gaussianTail } from './detector.js';
+import { normalSf } from './stats/mann-whitney.js';
 
 export interface SeriesDetector {
   next(value: number): Promise<number> | number;
@@ -30,7 +30,7 @@ export class WindowedGaussianDetector implements SeriesDetector {
     let score = 0;
     if (this.window.length > 0 && this.deviation > 0) {
       const distance = Math.abs(value - this.mean) / this.deviation;
-      score = 1 - gaussianTail(distance);
+      score = 1 - normalSf(distance);
     }
     this.window.push(value);
     if (this.window.length > this.size) this.window.shift();

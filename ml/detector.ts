@@ -15,6 +15,7 @@
 //  5. After a confident detection the detector stays quiet for `refractory` samples: one event is
 //     reported once, not on every sample of it.
 import type * as tfTypes from '@tensorflow/tfjs';
+import { normalSf } from './stats/mann-whitney.js';
 import { tensorflow } from './tf.js';
 
 export interface DetectorOptions {
@@ -209,35 +210,7 @@ export function likelihoodScore(average: number, history: readonly number[]): nu
   for (const entry of history) variance += (entry - mean) ** 2;
   variance /= history.length;
   const deviation = Math.max(Math.sqrt(variance), 1e-6);
-  const tail = gaussianTail((average - mean) / deviation);
+  const tail = normalSf((average - mean) / deviation);
   // likelihood = 1 − tail; score = log(1 − likelihood) / log(1e-10), clipped.
   return Math.min(1, Math.max(0, Math.log(Math.max(tail, 1e-300) + 1e-10) / LOG_SCALE));
-}
-
-/** Q(z) = P(Z > z) for a standard normal Z (Abramowitz–Stegun 7.1.26 via erfc). */
-export function gaussianTail(z: number): number {
-  return 0.5 * erfc(z / Math.SQRT2);
-}
-
-function erfc(x: number): number {
-  const z = Math.abs(x);
-  const t = 1 / (1 + 0.5 * z);
-  const r =
-    t *
-    Math.exp(
-      -z * z -
-        1.26551223 +
-        t *
-          (1.00002368 +
-            t *
-              (0.37409196 +
-                t *
-                  (0.09678418 +
-                    t *
-                      (-0.18628806 +
-                        t *
-                          (0.27886807 +
-                            t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
-    );
-  return x >= 0 ? r : 2 - r;
 }

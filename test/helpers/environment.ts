@@ -15,7 +15,7 @@ import {
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
 import { SimulatedCloudDriver } from '../../activities/cloud/simulated.js';
-import { parseConfig, type Config } from '../../domain/config.js';
+import { defaultPlacement, parseConfig, type Config } from '../../domain/config.js';
 import type { CreateReleaseRequest, Person } from '../../domain/release.js';
 import { buildReleaseInput } from '../../domain/release-input.js';
 import { CloudsKey, ModelNameKey, ModelVersionKey, StageKey } from '../../domain/search-attributes.js';
@@ -96,11 +96,6 @@ export class TestEnvironment {
       usersFile,
       JSON.stringify({ users: Object.values(users).map((user) => ({ ...user.person, token: user.token })) }),
     );
-    const regions: Record<string, [string, string]> = {
-      aws: ['us-east-1', 'US'],
-      azure: ['westeurope', 'EU'],
-      gcp: ['europe-west4', 'EU'],
-    };
     const config = parseConfig({
       temporal: { address, namespace: 'default', taskQueuePrefix: `t${randomUUID().slice(0, 8)}-` },
       dataDir,
@@ -108,8 +103,7 @@ export class TestEnvironment {
       clouds: (options.clouds ?? ['aws', 'azure', 'gcp']).map((name) => ({
         name,
         driver: 'simulated',
-        region: regions[name]?.[0] ?? 'eu-central-1',
-        jurisdiction: regions[name]?.[1] ?? 'EU',
+        ...defaultPlacement(name),
       })),
       simulated: { latencyMs: 0, failureRate: 0 },
       ...options.configOverrides,

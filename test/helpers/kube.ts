@@ -7,6 +7,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
+import { defaultPlacement } from '../../domain/config.js';
 import { DIGEST, TestEnvironment } from './environment.js';
 import { KubernetesCloudDriver, type KubernetesDriverOptions } from '../../activities/cloud/kubernetes.js';
 import {
@@ -149,12 +150,6 @@ export async function clusterSnapshot(
 
 export { contextName, kubeConfigFor };
 
-const REGIONS: Record<string, [string, string]> = {
-  aws: ['us-east-1', 'US'],
-  azure: ['westeurope', 'EU'],
-  gcp: ['europe-west4', 'EU'],
-};
-
 /**
  * Cloud configuration for the local clusters, as a user's configuration file would have it: the
  * kubernetes driver, the kubeconfig and context of each cloud, one namespace; aws and gcp detect the
@@ -164,8 +159,7 @@ export function kubernetesClouds(state: LocalKubeState, namespace: string, cloud
   return clouds.map((name) => ({
     name,
     driver: 'kubernetes',
-    region: REGIONS[name]?.[0] ?? 'eu-central-1',
-    jurisdiction: REGIONS[name]?.[1] ?? 'EU',
+    ...defaultPlacement(name),
     kubeconfig: state.kubeconfig,
     kubeContext: contextName(name),
     namespace,

@@ -37,6 +37,7 @@ import {
   type Profile,
   type RowRange,
 } from '../../ml/nab/scoring.js';
+import { mulberry32 } from '../../activities/telemetry/simulated.js';
 
 const NAB_DIR = process.env['NAB_DATA_DIR'] ?? '/work/shared/data/nab';
 const ONES: Profile = { name: 'tp=fp=fn=1', tp: 1, fp: 1, fn: 1 };
@@ -64,18 +65,6 @@ function bruteForce(files: DetectorFile[], profile: Profile): { threshold: numbe
       best = { threshold, score };
   }
   return best;
-}
-
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('SCORING.md test vectors', () => {
@@ -355,7 +344,7 @@ describe('threshold choice over the whole corpus', () => {
     const profiles = [...PROFILE_LIST, ONES, { name: 'odd', tp: 1.7, fp: 0.37, fn: 0.9 }];
     let lowered = 0;
     for (let seed = 1; seed <= 25; seed++) {
-      const random = rng(seed);
+      const random = mulberry32(seed);
       const files: DetectorFile[] = [];
       const fileCount = 1 + Math.floor(random() * 4);
       for (let f = 0; f < fileCount; f++) {
@@ -435,7 +424,7 @@ describe('exact sums', () => {
   });
 
   test('a corpus score does not depend on the order of its files', () => {
-    const random = rng(7);
+    const random = mulberry32(7);
     const files = [0, 1, 2, 3].map((f) => ({
       name: `f${f}.csv`,
       scores: Float64Array.from({ length: 400 }, () => random()),
