@@ -68,7 +68,7 @@ export function createControlActivities(dependencies: ControlDependencies) {
       window: TelemetryWindow;
       settings: CanarySettings;
     }): Promise<StepVerdict> {
-      return Promise.resolve(judgeStep(dependencies.judges, request.window, request.settings, clock()));
+      return judgeStep(dependencies.judges, request.window, request.settings, clock);
     },
 
     async recordAudit(event: {

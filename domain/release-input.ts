@@ -1,9 +1,17 @@
 // From an accepted API request (or a test's) to the workflow's input: every default applied here,
 // and every semantic rule the JSON schema cannot express checked here, each problem naming its field.
 import { createHash } from 'node:crypto';
+import { validateJudgeConfig } from '../activities/analysis/canary-judge.js';
+import { judgeConfigFor } from '../activities/analysis/judge-config.js';
 import type { Config } from './config.js';
 import { telemetrySourceOf } from './config.js';
-import { RELEASE_DEFAULTS, type CreateReleaseRequest, type Person, type ReleaseInput } from './release.js';
+import {
+  RELEASE_DEFAULTS,
+  type CanarySettings,
+  type CreateReleaseRequest,
+  type Person,
+  type ReleaseInput,
+} from './release.js';
 import { canaryStepProblems, planWaves } from './rules.js';
 import { cloudTaskQueue, controlTaskQueue } from './task-queues.js';
 
@@ -34,6 +42,21 @@ export function releaseRequestProblems(request: CreateReleaseRequest, config: Co
     for (const problem of canaryStepProblems(request.canary.steps)) {
       const [field, ...rest] = problem.split(': ');
       problems.push({ field: `/${field!.replace('.', '/')}`, message: rest.join(': ') });
+    }
+  }
+  if (request.canary?.judge) {
+    for (const problem of validateJudgeConfig(request.canary.judge)) {
+      const [pointer, ...rest] = problem.split(': ');
+      problems.push({ field: `/canary/judge${pointer === '/' ? '' : pointer!}`, message: rest.join(': ') });
+    }
+    for (const field of ['maxErrorRate', 'maxLatencyP99Ms', 'maxLatencyRegression'] as const) {
+      if (request.canary[field] !== undefined) {
+        problems.push({
+          field: `/canary/${field}`,
+          message:
+            'cannot be combined with canary.judge: set the limits of the metrics in canary.judge instead',
+        });
+      }
     }
   }
   if (request.faultPlan) {
@@ -106,13 +129,7 @@ export function buildReleaseInput(options: {
     }),
     waves: planWaves(request.clouds, request.pilotCloud),
     ...(request.dataResidency ? { dataResidency: request.dataResidency } : {}),
-    canary: {
-      steps: canary.steps ?? [...RELEASE_DEFAULTS.steps],
-      analysisIntervalSeconds: canary.analysisIntervalSeconds ?? RELEASE_DEFAULTS.analysisIntervalSeconds,
-      maxErrorRate: canary.maxErrorRate ?? RELEASE_DEFAULTS.maxErrorRate,
-      maxLatencyP99Ms: canary.maxLatencyP99Ms ?? RELEASE_DEFAULTS.maxLatencyP99Ms,
-      maxLatencyRegression: canary.maxLatencyRegression ?? RELEASE_DEFAULTS.maxLatencyRegression,
-    },
+    canary: canarySettings(canary),
     signoff: {
       quorum: request.signoff?.quorum ?? RELEASE_DEFAULTS.quorum,
       deadlineSeconds: request.signoff?.deadlineSeconds ?? RELEASE_DEFAULTS.deadlineSeconds,
@@ -127,4 +144,18 @@ export function buildReleaseInput(options: {
     },
     requestHash: requestHash(request),
   };
+}
+
+function canarySettings(canary: NonNullable<CreateReleaseRequest['canary']>): CanarySettings {
+  const settings: CanarySettings = {
+    steps: canary.steps ?? [...RELEASE_DEFAULTS.steps],
+    analysisIntervalSeconds: canary.analysisIntervalSeconds ?? RELEASE_DEFAULTS.analysisIntervalSeconds,
+    maxErrorRate: canary.maxErrorRate ?? RELEASE_DEFAULTS.maxErrorRate,
+    maxLatencyP99Ms: canary.maxLatencyP99Ms ?? RELEASE_DEFAULTS.maxLatencyP99Ms,
+    maxLatencyRegression: canary.maxLatencyRegression ?? RELEASE_DEFAULTS.maxLatencyRegression,
+    marginalRechecks: canary.marginalRechecks ?? RELEASE_DEFAULTS.marginalRechecks,
+  };
+  // The configuration that will judge the canary, with every default in place, goes into the input.
+  settings.judge = structuredClone(canary.judge ?? judgeConfigFor(settings));
+  return settings;
 }

@@ -2,9 +2,108 @@
 // TypeBox gives both the JSON Schema the API validates with (and publishes in OpenAPI) and the
 // static types, so the two cannot drift apart.
 import { Type, type Static } from 'typebox';
+import type { JudgeConfig } from '../activities/analysis/canary-judge.js';
 
 export const CLOUD_NAME_PATTERN = '^[a-z][a-z0-9-]{1,30}$';
 export const RELEASE_ID_PATTERN = '^[a-z0-9][a-z0-9-]{2,62}$';
+
+const JudgeMetric = Type.Object(
+  {
+    name: Type.String({
+      minLength: 1,
+      maxLength: 100,
+      description:
+        'Metric name as the telemetry source reports it (simulated and reference server: error_rate, latency_p99_ms, prediction_mean, restarts).',
+    }),
+    direction: Type.Union(
+      [Type.Literal('increase-is-bad'), Type.Literal('decrease-is-bad'), Type.Literal('either')],
+      { description: 'Which change of the canary against the baseline is a regression.' },
+    ),
+    weight: Type.Optional(
+      Type.Number({ exclusiveMinimum: 0, description: 'Share of the score. Default 1.' }),
+    ),
+    critical: Type.Optional(
+      Type.Boolean({ description: 'A confirmed regression of this metric fails the canary. Default false.' }),
+    ),
+    allowedShift: Type.Number({
+      minimum: 0,
+      description:
+        'Largest relative shift of the canary median vs the baseline that is not a regression (0.25 = 25 %).',
+    }),
+    hardMax: Type.Optional(
+      Type.Number({ description: 'Ceiling of the canary statistic: beyond it the canary fails at once.' }),
+    ),
+    hardMin: Type.Optional(
+      Type.Number({ description: 'Floor of the canary statistic: below it the canary fails at once.' }),
+    ),
+    hardStatistic: Type.Optional(
+      Type.Union([Type.Literal('mean'), Type.Literal('p99'), Type.Literal('max')], {
+        description: 'Statistic of the canary series held against hardMax / hardMin. Default mean.',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const JudgeConfigSchema = Type.Object(
+  {
+    metrics: Type.Array(JudgeMetric, { minItems: 1, maxItems: 50 }),
+    passThreshold: Type.Optional(
+      Type.Number({
+        exclusiveMinimum: 0,
+        maximum: 1,
+        description: 'Lowest score that passes. Default 0.95.',
+      }),
+    ),
+    marginalThreshold: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        maximum: 1,
+        description: 'Lowest score that is marginal (hold and re-check) rather than a failure. Default 0.75.',
+      }),
+    ),
+    minSamples: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        description: 'Fewest samples per track for a metric to be judged. Default 20.',
+      }),
+    ),
+    alpha: Type.Optional(
+      Type.Number({
+        exclusiveMinimum: 0,
+        exclusiveMaximum: 0.5,
+        description: 'Significance level of the Mann-Whitney test. Default 0.01.',
+      }),
+    ),
+    anomalyThreshold: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        maximum: 1,
+        description: 'Anomaly score that counts as a hit. Default 0.9.',
+      }),
+    ),
+    anomalyMinHits: Type.Optional(
+      Type.Integer({ minimum: 1, description: 'Hits in one window that fail the metric. Default 3.' }),
+    ),
+    crashLoop: Type.Optional(
+      Type.Object(
+        {
+          metric: Type.String({ minLength: 1 }),
+          max: Type.Number({ minimum: 0 }),
+        },
+        {
+          additionalProperties: false,
+          description: 'The canary crash-loops when the maximum of this metric in a window exceeds max.',
+        },
+      ),
+    ),
+  },
+  {
+    additionalProperties: false,
+    description:
+      'The canary judge (hard limits, Mann-Whitney comparison with the baseline, anomaly model, no-data policy). Default: error_rate, latency_p99_ms, prediction_mean and restarts; see docs/canary-analysis.md.',
+  },
+);
 
 export const TelemetryFaultKind = Type.Union(
   [
@@ -13,8 +112,12 @@ export const TelemetryFaultKind = Type.Union(
     Type.Literal('prediction-drift'),
     Type.Literal('crash-loop'),
     Type.Literal('no-data'),
+    Type.Literal('latency-creep'),
   ],
-  { description: 'What goes wrong with the canary track of the simulated telemetry.' },
+  {
+    description:
+      'What goes wrong with the canary track of the simulated telemetry. latency-creep raises the p99 by 35–50 %, below the hard limit: the canary judge finds it marginal.',
+  },
 );
 export type TelemetryFaultKind = Static<typeof TelemetryFaultKind>;
 
@@ -41,6 +144,12 @@ export const FaultPlan = Type.Object(
               Type.Integer({
                 minimum: 0,
                 description: 'Index of the first canary step that sees it; default 0.',
+              }),
+            ),
+            transient: Type.Optional(
+              Type.Boolean({
+                description:
+                  'Only in a step’s first analysis window: its re-checks after a marginal verdict see a healthy canary. Default false.',
               }),
             ),
           },
@@ -143,20 +252,31 @@ export const CreateReleaseRequest = Type.Object(
             Type.Number({
               minimum: 0,
               maximum: 1,
-              description: 'Threshold judge: highest canary error rate. Default 0.02.',
+              description:
+                'Canary judge: hard limit of the canary’s mean error rate. Default 0.02. Not with `judge`.',
             }),
           ),
           maxLatencyP99Ms: Type.Optional(
             Type.Number({
               exclusiveMinimum: 0,
-              description: 'Threshold judge: highest canary p99 latency. Default 800.',
+              description:
+                'Canary judge: hard limit of the canary’s p99 latency, in ms. Default 800. Not with `judge`.',
             }),
           ),
           maxLatencyRegression: Type.Optional(
             Type.Number({
-              minimum: 0,
+              minimum: 1,
               description:
-                'Threshold judge: highest canary p99 relative to the baseline’s (1.5 = +50 %). Default 1.5.',
+                'Canary judge: the largest confirmed shift of the canary p99 relative to the baseline’s that is not a regression (1.25 = +25 %); latency_p99_ms’s allowedShift is this − 1. Default 1.25. Not with `judge`.',
+            }),
+          ),
+          judge: Type.Optional(JudgeConfigSchema),
+          marginalRechecks: Type.Optional(
+            Type.Integer({
+              minimum: 0,
+              maximum: 10,
+              description:
+                'How often a step is re-checked on a fresh window after a marginal verdict before it counts as failed. Default 2.',
             }),
           ),
         },
@@ -218,6 +338,13 @@ export interface CanarySettings {
   maxErrorRate: number;
   maxLatencyP99Ms: number;
   maxLatencyRegression: number;
+  /**
+   * The canary judge's configuration, every default applied. Absent in releases started before it
+   * existed: their windows are judged with the defaults and the limits above (judgeConfigFor).
+   */
+  judge?: JudgeConfig;
+  /** Re-checks of a step after a marginal verdict before it counts as failed; absent: the default. */
+  marginalRechecks?: number;
 }
 
 export interface CloudTarget {
@@ -254,7 +381,8 @@ export const RELEASE_DEFAULTS = {
   analysisIntervalSeconds: 300,
   maxErrorRate: 0.02,
   maxLatencyP99Ms: 800,
-  maxLatencyRegression: 1.5,
+  maxLatencyRegression: 1.25,
+  marginalRechecks: 2,
   quorum: 2,
   deadlineSeconds: 7 * 86_400,
   keepWarmSeconds: 3600,

@@ -12,6 +12,21 @@ export interface TrackMetrics {
   predictionConfidence: number;
 }
 
+/**
+ * Per-metric sample series of one analysis window (metric names as in the judge's configuration,
+ * e.g. error_rate, latency_p99_ms, prediction_mean, restarts). A missing metric, an empty series or
+ * NaN samples mean no data; they are never zero.
+ */
+export interface MetricSeries {
+  /** Seconds between consecutive samples. */
+  stepSeconds: number;
+  canary: Record<string, number[]>;
+  /** The stable track over the same window; absent (or empty) on a model's first release in a cloud. */
+  baseline: Record<string, number[]>;
+  /** The stable track before the window, oldest first: what the anomaly model learns as normal. */
+  history?: Record<string, number[]>;
+}
+
 export interface TelemetryWindow {
   cloud: string;
   step: number;
@@ -21,7 +36,13 @@ export interface TelemetryWindow {
   canary: TrackMetrics;
   /** Absent on the first release of a model in a cloud: nothing to compare against. */
   baseline?: TrackMetrics;
+  /** The samples the canary judge compares; absent in windows collected before it existed. */
+  series?: MetricSeries;
+  /** 0 for a step's first analysis, n for its n-th re-check after a marginal verdict. */
+  recheck?: number;
 }
+
+export type Decision = 'pass' | 'marginal' | 'fail';
 
 export interface VerdictReason {
   metric: string;
@@ -29,11 +50,29 @@ export interface VerdictReason {
   observed: number | null;
   limit: number | null;
   passed: boolean;
+  /** The canary judge's finding for the metric ('nodata': not judged, counts as not passing). */
+  outcome?: 'pass' | 'fail' | 'nodata';
+  /** The baseline's value of the compared statistic. */
+  baseline?: number | null;
+  /** Mann-Whitney p-value in the metric's bad direction. */
+  pValue?: number;
+  /** Hodges-Lehmann shift of the canary relative to the baseline median (0.3 = +30 %). */
+  shift?: number;
+  /** Rank-biserial effect size in [-1, 1]. */
+  effectSize?: number;
+  /** Canary samples the anomaly model scored at or above its threshold, of those scored. */
+  anomalies?: { hits: number; scored: number; maxScore: number };
+  /** The metric's finding in one line, with the numbers. */
+  summary?: string;
 }
 
 export interface Verdict {
   judge: string;
   passed: boolean;
+  /** pass, marginal (hold the weight and re-check) or fail; absent in verdicts of older releases. */
+  decision?: Decision;
+  /** The canary judge's weighted share of passing metrics, 0..1. */
+  score?: number;
   /** One line a clinician can read: which rule decided, with the numbers. */
   summary: string;
   reasons: VerdictReason[];
@@ -44,6 +83,10 @@ export interface StepVerdict {
   weight: number;
   at: string;
   passed: boolean;
+  /** The worst decision of the step's verdicts; absent in verdicts of older releases (pass or fail by `passed`). */
+  decision?: Decision;
+  /** 0 for a step's first analysis, n for its n-th re-check. */
+  recheck?: number;
   verdicts: Verdict[];
 }
 

@@ -76,6 +76,7 @@ export class StreamingDetector {
   private min = Infinity;
   private max = -Infinity;
   private quietUntil = -1;
+  private frozen = false;
 
   constructor(options: Partial<DetectorOptions> = {}) {
     this.options = { ...DETECTOR_DEFAULTS, ...options };
@@ -91,12 +92,15 @@ export class StreamingDetector {
 
     // Range seen so far, before this sample: a value far outside it is anomalous by itself.
     const range = this.max - this.min;
+    const scoring = this.frozen || index >= o.warmup;
     const spatial =
-      index >= o.warmup &&
+      scoring &&
       range > 0 &&
       (value > this.max + o.spatialTolerance * range || value < this.min - o.spatialTolerance * range);
-    this.min = Math.min(this.min, value);
-    this.max = Math.max(this.max, value);
+    if (!this.frozen) {
+      this.min = Math.min(this.min, value);
+      this.max = Math.max(this.max, value);
+    }
 
     const error = Math.abs(value - prediction) / this.scale;
     this.errors.push(error);
@@ -105,19 +109,65 @@ export class StreamingDetector {
     const average = short.reduce((sum, entry) => sum + entry, 0) / short.length;
 
     let score = 0;
-    if (index >= o.warmup) {
+    if (scoring) {
       score = spatial ? 1 : likelihoodScore(average, this.averages);
     }
-    this.averages.push(average);
-    if (this.averages.length > o.longWindow) this.averages.shift();
+    if (!this.frozen) {
+      this.averages.push(average);
+      if (this.averages.length > o.longWindow) this.averages.shift();
+    }
 
-    if (index >= this.nextFitAt) {
+    if (!this.frozen && index >= this.nextFitAt) {
       await this.fit();
       this.nextFitAt = Math.ceil(this.nextFitAt * o.refitGrowth);
     }
     if (index <= this.quietUntil) return 0;
     if (score >= o.refractoryAbove) this.quietUntil = index + o.refractory;
     return score;
+  }
+
+  /**
+   * Fits the model now, on everything seen, and fixes it: from here on, samples are scored against
+   * the model and the error history learnt so far, and neither changes (for a canary scored against
+   * its baseline: what the canary does must not become the canary's own normal), and the range of
+   * the spatial rule is the range seen so far. Scoring starts at once, even inside the warm-up.
+   */
+  async freeze(): Promise<void> {
+    if (this.frozen) return;
+    if (this.values.length >= this.options.lags + 16) {
+      await this.fit();
+      this.recalibrate();
+    }
+    this.frozen = true;
+  }
+
+  /**
+   * Recomputes the error history with the current model over the samples seen (at most longWindow),
+   * so that errors scored from now on are compared with errors of the same model and scale.
+   */
+  private recalibrate(): void {
+    const { model, tf } = this;
+    if (!model || !tf) return;
+    const o = this.options;
+    const first = Math.max(o.lags, this.values.length - o.longWindow - o.shortWindow);
+    const rows = this.values.length - first;
+    if (rows <= 0) return;
+    const width = o.lags + (o.season > 0 ? 3 : 0);
+    const inputs = new Float32Array(rows * width);
+    for (let row = 0; row < rows; row += 1) inputs.set(this.features(first + row), row * width);
+    const predictions = tf.tidy(() =>
+      (model.predict(tf.tensor2d(inputs, [rows, width])) as tfTypes.Tensor).dataSync(),
+    );
+    const errors: number[] = [];
+    const averages: number[] = [];
+    for (let row = 0; row < rows; row += 1) {
+      const value = this.values[first + row]!;
+      errors.push(Math.abs(value - (predictions[row]! * this.scale + this.center)) / this.scale);
+      const short = errors.slice(-o.shortWindow);
+      averages.push(short.reduce((sum, entry) => sum + entry, 0) / short.length);
+    }
+    this.errors.splice(0, this.errors.length, ...errors.slice(-o.longWindow));
+    this.averages.splice(0, this.averages.length, ...averages.slice(-o.longWindow));
   }
 
   /** The network's prediction of the next value (the last value until the first fit). */

@@ -5,7 +5,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
-import { thresholdJudge } from '../activities/analysis/threshold-judge.js';
+import { createCanaryJudge } from '../activities/analysis/release-judge.js';
 import { FileAuditStore } from '../activities/audit.js';
 import { createCloudActivities } from '../activities/cloud/activities.js';
 import type { CloudDriver } from '../activities/cloud/driver.js';
@@ -75,7 +75,7 @@ export async function createControlWorker(context: WorkerContext): Promise<Worke
     credentials: TokenVerifier.fromFile(config.users.file),
     staging: new SimulatedStagingTarget(),
     gate: baselineGate,
-    judges: [thresholdJudge],
+    judges: [createCanaryJudge()],
   });
   return Worker.create({
     connection: context.connection,

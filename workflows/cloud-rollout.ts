@@ -89,29 +89,53 @@ export async function CloudRolloutWorkflow(input: CloudRolloutInput): Promise<Cl
     }
     await recordCorrections(await cloud.setCanaryWeight({ ...target, step, weight }), step, weight);
     await report({ state: 'canary', step, weight, event: `canary weight set to ${weight}%` });
-    // A zero interval (tests, benchmarks) still costs a timer round trip on the server: skip it.
-    if (input.canary.analysisIntervalSeconds > 0) await sleep(input.canary.analysisIntervalSeconds * 1000);
+    const analyse = async (recheck: number): Promise<StepVerdict> => {
+      // A zero interval (tests, benchmarks) still costs a timer round trip on the server: skip it.
+      if (input.canary.analysisIntervalSeconds > 0) await sleep(input.canary.analysisIntervalSeconds * 1000);
+      const window = await cloud.collectTelemetry({
+        ...target,
+        step,
+        weight,
+        windowSeconds: input.canary.analysisIntervalSeconds,
+        ...(recheck > 0 ? { recheck } : {}),
+      });
+      return control.judgeCanary({ releaseId: input.releaseId, window, settings: input.canary });
+    };
 
-    const window = await cloud.collectTelemetry({
-      ...target,
-      step,
-      weight,
-      windowSeconds: input.canary.analysisIntervalSeconds,
-    });
-    const stepVerdict = await control.judgeCanary({
-      releaseId: input.releaseId,
-      window,
-      settings: input.canary,
-    });
-    steps.push(stepVerdict);
-    const summary = stepVerdict.verdicts.map((verdict) => verdict.summary).join('; ');
-    if (!stepVerdict.passed) {
+    // A marginal verdict holds the weight and re-checks the step on a fresh window, a bounded number of
+    // times; still marginal after that, the step fails: a canary that cannot show it is fine is not.
+    // (Verdicts of releases judged before marginal existed have no decision and never re-check.)
+    const maxRechecks = input.canary.marginalRechecks ?? DEFAULT_MARGINAL_RECHECKS;
+    let stepVerdict = await analyse(0);
+    let summary = summaryOf(stepVerdict);
+    let undecided = false;
+    for (let recheck = 1; stepVerdict.decision === 'marginal'; recheck++) {
+      steps.push(stepVerdict);
+      if (recheck > maxRechecks) {
+        undecided = true;
+        break;
+      }
+      await report({
+        state: 'canary',
+        step,
+        weight,
+        verdict: stepVerdict,
+        event: `step ${step + 1} marginal at ${weight}%, holding for re-check ${recheck} of ${maxRechecks}: ${summary}`,
+      });
+      stepVerdict = await analyse(recheck);
+      summary = summaryOf(stepVerdict);
+    }
+    if (!undecided) steps.push(stepVerdict);
+    if (undecided || !stepVerdict.passed) {
+      const because = undecided
+        ? `still marginal after ${maxRechecks} re-check${maxRechecks === 1 ? '' : 's'}: ${summary}`
+        : summary;
       await report({
         state: 'failed',
         step,
         weight,
         verdict: stepVerdict,
-        event: `step ${step + 1} failed: ${summary}`,
+        event: `step ${step + 1} failed: ${because}`,
       });
       await cloud.rollback({ ...target, reason: `canary verdict failed at ${weight}%` });
       await report({
@@ -123,7 +147,7 @@ export async function CloudRolloutWorkflow(input: CloudRolloutInput): Promise<Cl
       });
       await reportsDelivered();
       throw ApplicationFailure.nonRetryable(
-        `canary in ${input.cloud} failed at ${weight}%: ${summary}`,
+        `canary in ${input.cloud} failed at ${weight}%: ${because}`,
         FailureCode.CanaryVerdictFailed,
         { cloud: input.cloud, verdict: stepVerdict },
       );
@@ -144,6 +168,13 @@ export async function CloudRolloutWorkflow(input: CloudRolloutInput): Promise<Cl
   });
   await reportsDelivered();
   return { cloud: input.cloud, steps };
+}
+
+/** Re-checks of a marginal step for releases whose input predates the setting. */
+const DEFAULT_MARGINAL_RECHECKS = 2;
+
+function summaryOf(verdict: StepVerdict): string {
+  return verdict.verdicts.map((entry) => entry.summary).join('; ');
 }
 
 /** Deterministic child id: a retried parent finds its own children again. */

@@ -16,7 +16,10 @@
 //     allowedShift: requiring the whole interval beyond it would let a clear regression through on a
 //     small interval (+43 % estimated, interval from +22 %: pass), the wrong way to err for a medical
 //     model. A tiny but significant change (+2 %, interval +1.5 % to +2.5 %) passes either way;
-//  4. the anomaly model: anomalyMinHits or more canary anomaly scores >= anomalyThreshold fail it.
+//  4. the anomaly model: anomalyMinHits or more canary anomaly scores >= anomalyThreshold fail it
+//     (rule 'anomaly-model'); such a failure lowers the score but does not, alone, trip the critical
+//     rule: the model's evidence holds a canary (marginal, re-checked on fresh data) and stops it when
+//     it persists or joins other failures, while a failure at once needs a hard limit or the rank test.
 //
 // The decision then combines the metrics' weights and criticality: see judgeCanary.
 import {
@@ -69,8 +72,12 @@ export interface JudgeConfig {
 }
 
 export interface JudgeInput {
-  /** Per metric name, the baseline's samples over the interval. Non-finite values count as missing. */
-  baseline: Record<string, readonly number[]>;
+  /**
+   * Per metric name, the baseline's samples over the interval. Non-finite values count as missing.
+   * null when there is no baseline at all (the model's first release in the cloud: no stable version
+   * serves): then only the hard limits and the canary's own sample count are judged.
+   */
+  baseline: Record<string, readonly number[]> | null;
   /** Per metric name, the canary's samples over the interval. Non-finite values count as missing. */
   canary: Record<string, readonly number[]>;
   /** per metric, the canary series' scores from the anomaly model */
@@ -81,7 +88,7 @@ export interface MetricJudgement {
   metric: string;
   outcome: 'pass' | 'fail' | 'nodata';
   /** The rule that decided the outcome ('mann-whitney' for a pass that ran the full comparison). */
-  rule: 'hard-limit' | 'mann-whitney' | 'anomaly-model' | 'no-data' | 'min-samples';
+  rule: 'hard-limit' | 'mann-whitney' | 'anomaly-model' | 'no-data' | 'min-samples' | 'no-baseline';
   /** The canary's hard-limit statistic for 'hard-limit', its median otherwise; null without data. */
   canaryValue: number | null;
   /** The baseline's value of the same statistic; null without data. */
@@ -115,7 +122,8 @@ const SCALAR_DEFAULTS = {
 
 /**
  * Defaults for model-serving telemetry. Every metric must pass for 'pass' (one of four failing gives
- * a score of 0.75: marginal). error_rate and latency_p99_ms keep the release defaults' hard limits
+ * a score of 0.75: marginal). A confirmed shift of the mean prediction beyond ±10 % either way is
+ * critical: for a medical model, a drifting output distribution is a clinical risk, not a nuisance. error_rate and latency_p99_ms keep the release defaults' hard limits
  * (RELEASE_DEFAULTS.maxErrorRate 0.02, maxLatencyP99Ms 800; a unit test keeps them in step).
  * restarts allows no shift at all: a confirmed rise of restarts over the baseline is a regression,
  * and as a critical metric it fails the canary; more than 3 restarts in one sample is a crash loop.
@@ -137,7 +145,7 @@ export const DEFAULT_JUDGE_CONFIG: JudgeConfig = deepFreeze({
       hardMax: 800,
       hardStatistic: 'p99',
     },
-    { name: 'prediction_mean', direction: 'either', allowedShift: 0.1 },
+    { name: 'prediction_mean', direction: 'either', critical: true, allowedShift: 0.1 },
     { name: 'restarts', direction: 'increase-is-bad', critical: true, allowedShift: 0 },
   ],
   ...SCALAR_DEFAULTS,
@@ -217,7 +225,7 @@ function resolve(config: JudgeConfig): Settings {
 function judgeMetric(metric: ResolvedMetric, input: JudgeInput, settings: Settings): MetricJudgement {
   const { name } = metric;
   const canary = finiteValues(input.canary[name]);
-  const baseline = finiteValues(input.baseline[name]);
+  const baseline = finiteValues(input.baseline?.[name]);
 
   // 1. Hard limits and the crash loop, on whatever canary data there is.
   const breach = hardLimitBreach(metric, canary, baseline, settings);
@@ -225,6 +233,22 @@ function judgeMetric(metric: ResolvedMetric, input: JudgeInput, settings: Settin
 
   // 2. No data.
   const { minSamples } = settings;
+  if (input.baseline === null) {
+    // The first release of the model here: nothing to compare with, the hard limits have held.
+    const enough = canary.length >= minSamples;
+    return {
+      metric: name,
+      outcome: enough ? 'pass' : 'nodata',
+      rule: enough ? 'no-baseline' : canary.length === 0 ? 'no-data' : 'min-samples',
+      canaryValue: canary.length > 0 ? median(canary) : null,
+      baselineValue: null,
+      summary: enough
+        ? `${name}: canary median ${formatNumber(median(canary))}; no baseline (no stable version serves): ` +
+          'within its hard limits, nothing to compare with'
+        : `${name}: ${canary.length === 0 ? 'no canary data' : `only ${samples(canary.length)} from the canary`}` +
+          ` and no baseline, at least ${minSamples} needed: not judged, counts as not passing`,
+    };
+  }
   if (canary.length < minSamples || baseline.length < minSamples) {
     const empty = canary.length === 0 || baseline.length === 0;
     const counts =
@@ -428,8 +452,13 @@ function decide(metrics: MetricJudgement[], settings: Settings): CanaryJudgement
     (failed.length > 0 ? `; failed: ${names(failed)}` : '') +
     (nodata.length > 0 ? `; no data: ${names(nodata)}` : '');
 
-  const criticalFailures = failed.filter((judgement) =>
-    settings.metrics.some((metric) => metric.critical && metric.name === judgement.metric),
+  // The anomaly model alone never trips the critical rule: it lowers the score (so a marginal verdict
+  // holds the canary and re-checks it on fresh data), and a failure needs the rank test's or a hard
+  // limit's evidence, or a score below the marginal threshold.
+  const criticalFailures = failed.filter(
+    (judgement) =>
+      judgement.rule !== 'anomaly-model' &&
+      settings.metrics.some((metric) => metric.critical && metric.name === judgement.metric),
   );
   if (criticalFailures.length > 0) {
     return result('fail', `fail: critical metric ${names(criticalFailures)} failed; ${scoreText}${details}`);

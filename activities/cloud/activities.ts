@@ -101,7 +101,7 @@ export function createCloudActivities({ driver, telemetry }: CloudDependencies) 
     },
 
     collectTelemetry(
-      target: Target & { step: number; weight: number; windowSeconds: number },
+      target: Target & { step: number; weight: number; windowSeconds: number; recheck?: number },
     ): Promise<TelemetryWindow> {
       return run('collectTelemetry', target, async () => {
         const deployment = await driver.describe(target.model.name);
@@ -113,6 +113,7 @@ export function createCloudActivities({ driver, telemetry }: CloudDependencies) 
           step: target.step,
           weight: target.weight,
           windowSeconds: target.windowSeconds,
+          ...(target.recheck ? { recheck: target.recheck } : {}),
           ...(target.faultPlan ? { faultPlan: target.faultPlan } : {}),
         });
       });

@@ -12,6 +12,8 @@ export interface TelemetryQuery {
   step: number;
   weight: number;
   windowSeconds: number;
+  /** 0 (or absent) for a step's first analysis, n for its n-th re-check: a fresh window. */
+  recheck?: number;
   faultPlan?: FaultPlan;
 }
 

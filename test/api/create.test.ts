@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { stringify as toYaml } from 'yaml';
 import type { CreatedRelease } from '../../api/schemas.js';
 import { parseConfig } from '../../domain/config.js';
-import type { CreateReleaseRequest } from '../../domain/release.js';
+import type { CreateReleaseRequest, ReleaseInput } from '../../domain/release.js';
 import { TestEnvironment } from '../helpers/environment.js';
 import {
   as,
@@ -120,6 +120,80 @@ describe('POST /releases', () => {
       '/faultPlan/telemetry/0/cloud',
       /'gcp' is not one of the release's clouds/,
     );
+  });
+
+  test('a canary judge configuration is checked field by field, and not combined with the old limits', async () => {
+    const judge: NonNullable<CreateReleaseRequest['canary']>['judge'] = {
+      metrics: [
+        {
+          name: 'error_rate',
+          direction: 'increase-is-bad',
+          critical: true,
+          allowedShift: 0.5,
+          hardMax: 0.01,
+        },
+        {
+          name: 'latency_p99_ms',
+          direction: 'increase-is-bad',
+          allowedShift: 0.2,
+          hardMin: 900,
+          hardMax: 800,
+        },
+      ],
+      crashLoop: { metric: 'restarts', max: 3 },
+    };
+    const error = await rejects(
+      env.request({ releaseId: newId(), canary: { judge } }),
+      '/canary/judge/metrics/1/hardMin',
+      /must be ≤ hardMax \(800\)/,
+    );
+    assert.ok(
+      error.problems!.some(
+        (problem) =>
+          problem.field === '/canary/judge/crashLoop/metric' && /configured metric/.test(problem.message),
+      ),
+      JSON.stringify(error.problems),
+    );
+    await rejects(
+      env.request({
+        releaseId: newId(),
+        canary: { judge: { metrics: [{ name: 'x', direction: 'up' as never, allowedShift: 0 }] } },
+      }),
+      '/canary/judge/metrics/0/direction',
+      /must be one of/,
+    );
+    await rejects(
+      env.request({
+        releaseId: newId(),
+        canary: {
+          maxErrorRate: 0.05,
+          judge: { metrics: [{ name: 'x', direction: 'either', allowedShift: 0 }] },
+        },
+      }),
+      '/canary/maxErrorRate',
+      /cannot be combined with canary.judge/,
+    );
+  });
+
+  test('the judge configuration that will judge the canary is in the workflow input, defaults applied', async () => {
+    const releaseId = newId();
+    const response = await create(
+      env.request({ releaseId, canary: { maxErrorRate: 0.01, marginalRechecks: 1 } }),
+    );
+    assert.equal(response.statusCode, 201, response.body);
+    const history = await env.client.workflow.getHandle(releaseId).fetchHistory();
+    const started = history.events![0]!.workflowExecutionStartedEventAttributes!;
+    const payload = started.input!.payloads![0]!;
+    const input = JSON.parse(Buffer.from(payload.data!).toString('utf8')) as ReleaseInput;
+    assert.equal(input.canary.marginalRechecks, 1);
+    const metrics = input.canary.judge!.metrics;
+    assert.deepEqual(
+      metrics.map((metric) => metric.name),
+      ['error_rate', 'latency_p99_ms', 'prediction_mean', 'restarts'],
+    );
+    assert.equal(metrics[0]!.hardMax, 0.01);
+    assert.equal(metrics[1]!.allowedShift, 0.25);
+    await env.client.workflow.getHandle(releaseId).terminate('test done');
   });
 
   test('a union value outside its members reads as "must be one of"', async () => {

@@ -427,7 +427,9 @@ describe('canary judge: Mann–Whitney and Hodges–Lehmann shift', () => {
         metric.summary,
         new RegExp(`99 % CI .* to .*; allowed ±10 %\\).*: regression \\(${drift} drift\\)$`),
       );
-      assert.equal(judgement.decision, 'marginal');
+      // prediction_mean is critical by default: a confirmed drift fails the canary.
+      assert.equal(judgement.decision, 'fail');
+      assert.match(judgement.summary, /critical metric prediction_mean failed/);
     }
     const small = judgeCanary(withCanary(15, { prediction_mean: series(42).normal(60, 0.905, 0.01) }));
     assert.equal(metricOf(small, 'prediction_mean').outcome, 'pass');
@@ -489,14 +491,22 @@ describe('canary judge: anomaly model', () => {
     assert.equal(metricOf(sensitive, 'latency_p99_ms').rule, 'anomaly-model');
   });
 
-  test('anomalies on a critical metric fail the canary', () => {
+  test('anomalies alone on a critical metric hold the canary (marginal); with a second failing metric it fails', () => {
     const judgement = judgeCanary({
       ...healthyInput(17),
       anomalyScores: { error_rate: scores([1, 1, 1, 1]) },
     });
     assert.equal(metricOf(judgement, 'error_rate').rule, 'anomaly-model');
-    assert.equal(judgement.decision, 'fail');
-    assert.match(judgement.summary, /critical metric error_rate failed/);
+    assert.equal(judgement.decision, 'marginal');
+    assert.doesNotMatch(judgement.summary, /critical/);
+    assert.match(judgement.summary, /failed: error_rate/);
+
+    const two = judgeCanary({
+      ...healthyInput(17),
+      anomalyScores: { error_rate: scores([1, 1, 1, 1]), latency_p99_ms: scores([1, 1, 1]) },
+    });
+    assert.equal(two.decision, 'fail');
+    assert.match(two.summary, /below the marginal threshold/);
   });
 });
 

@@ -97,11 +97,15 @@ describe('release workflow paths', () => {
 
     assert.equal(status.outcome, 'rolled-back');
     assert.equal(status.reason?.code, 'CANARY_VERDICT_FAILED');
-    assert.match(status.reason.message, /errorRate/);
+    assert.match(status.reason.message, /error_rate: canary mean 0\.\d+ is above the hard limit 0\.02/);
     const verdict = status.clouds.aws!.lastVerdict!;
     assert.equal(verdict.passed, false);
     assert.equal(verdict.weight, 50);
-    assert.ok(verdict.verdicts[0]!.reasons.some((reason) => reason.metric === 'errorRate' && !reason.passed));
+    assert.equal(verdict.decision, 'fail');
+    const errorRate = verdict.verdicts[0]!.reasons.find((reason) => reason.metric === 'error_rate');
+    assert.equal(errorRate?.rule, 'hard-limit');
+    assert.equal(errorRate.passed, false);
+    assert.ok(errorRate.observed! > 0.02, `observed ${errorRate.observed}`);
     const aws = await env.cloud('aws').describe(request.model.name);
     assert.equal(aws?.stable?.version, '1.0.0');
     assert.equal(aws?.canary, null);
@@ -173,16 +177,60 @@ describe('release workflow paths', () => {
     assert.deepEqual(weights, [10, 50, 100]);
   });
 
+  test('a marginal step holds its weight and is re-checked: a passing re-check goes on, a persistent one fails', async () => {
+    // A transient creep is marginal in step 2's first window only: the re-check sees a healthy canary.
+    const transient = env.request({
+      clouds: ['aws'],
+      faultPlan: { telemetry: [{ cloud: 'aws', kind: 'latency-creep', fromStep: 1, transient: true }] },
+    });
+    await env.seedStable(transient.model.name, '1.0.0');
+    const recovering = await env.startRelease(transient);
+    await approveTwice(recovering);
+    const recovered = await recovering.result();
+    assert.equal(recovered.outcome, 'completed');
+    const held = recovered.timeline.filter((event) =>
+      /marginal at 50%, holding for re-check 1 of 2/.test(event.event),
+    );
+    assert.equal(held.length, 1, 'one hold at 50 %');
+    const weights = (await env.cloud('aws').operations(transient.model.name))
+      .filter((operation) => operation.kind === 'setCanaryWeight')
+      .map((operation) => operation.weight);
+    assert.deepEqual(weights, [10, 50, 100], 'the weight stayed at 50 % while held');
+
+    // A persistent creep stays marginal through both re-checks: the step fails and the cloud is restored.
+    const persistent = env.request({
+      clouds: ['aws'],
+      faultPlan: { telemetry: [{ cloud: 'aws', kind: 'latency-creep' }] },
+    });
+    await env.seedStable(persistent.model.name, '1.0.0');
+    const handle = await env.startRelease(persistent);
+    await approveTwice(handle);
+    const status = await handle.result();
+    assert.equal(status.outcome, 'rolled-back');
+    assert.equal(status.reason?.code, 'CANARY_VERDICT_FAILED');
+    assert.match(
+      status.reason.message,
+      /failed at 10%: still marginal after 2 re-checks: marginal: score 0\.75/,
+    );
+    assert.match(status.reason.message, /latency_p99_ms/);
+    const holds = status.timeline.filter((event) => /holding for re-check/.test(event.event));
+    assert.equal(holds.length, 2);
+    assert.equal(status.clouds.aws!.lastVerdict!.decision, 'marginal');
+    assert.equal(status.clouds.aws!.lastVerdict!.recheck, 2);
+    assert.equal((await env.cloud('aws').describe(persistent.model.name))?.stable?.version, '1.0.0');
+  });
+
   test('the first release of a model (no stable version anywhere) completes on absolute limits', async () => {
     const request = env.request({ clouds: ['gcp'] });
     const handle = await env.startRelease(request);
     await approveTwice(handle);
     const status = await handle.result();
     assert.equal(status.outcome, 'completed');
-    assert.equal(
-      status.clouds.gcp!.lastVerdict!.verdicts[0]!.reasons.length,
-      3,
-      'no baseline rules without a baseline',
+    const reasons = status.clouds.gcp!.lastVerdict!.verdicts[0]!.reasons;
+    assert.deepEqual(
+      reasons.map((reason) => reason.rule),
+      ['no-baseline', 'no-baseline', 'no-baseline', 'no-baseline'],
+      'only the hard limits and the sample count are judged without a baseline',
     );
     assert.equal((await env.cloud('gcp').describe(request.model.name))?.stable?.version, '2.0.0');
   });

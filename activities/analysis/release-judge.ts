@@ -1,0 +1,116 @@
+// The canary judge as the release workflow uses it: one analysis window's series (canary, baseline
+// and the stable track's history) in, one verdict out — pass, marginal (hold the weight and re-check)
+// or fail — with a reason per metric naming the values.
+//
+// The anomaly model (ml/canary-scorer.ts) is fitted on the stable track's history and the baseline of
+// the window, and scores the canary's samples; those scores go to the pure judge
+// (canary-judge.ts) with the samples. A window collected before series existed is judged by the
+// threshold judge it was collected for.
+import type { CanarySettings } from '../../domain/release.js';
+import type { TelemetryWindow, Verdict, VerdictReason } from '../../domain/status.js';
+import { scoreCanarySeries } from '../../ml/canary-scorer.js';
+import {
+  judgeCanary as judgeSeries,
+  type CanaryJudgement,
+  type JudgeConfig,
+  type MetricJudgement,
+} from './canary-judge.js';
+import type { Judge } from './judge.js';
+import { judgeConfigFor } from './judge-config.js';
+import { thresholdJudge } from './threshold-judge.js';
+
+export interface CanaryJudgeOptions {
+  /** Score the canary with the anomaly model (default true). */
+  anomalyModel?: boolean;
+}
+
+export function createCanaryJudge(options: CanaryJudgeOptions = {}): Judge {
+  const anomalyModel = options.anomalyModel ?? true;
+  return {
+    name: 'canary',
+    async judge(window: TelemetryWindow, settings: CanarySettings): Promise<Verdict> {
+      const series = window.series;
+      if (!series) return thresholdJudge.judge(window, settings);
+      const config = judgeConfigFor(settings);
+      const hasBaseline = window.baseline !== undefined;
+      const anomalyScores: Record<string, number[]> = {};
+      if (anomalyModel && hasBaseline && series.history) {
+        for (const metric of config.metrics) {
+          const canary = series.canary[metric.name];
+          const history = [...(series.history[metric.name] ?? []), ...(series.baseline[metric.name] ?? [])];
+          if (!canary || canary.length === 0) continue;
+          const scores = await scoreCanarySeries(history, canary);
+          if (scores) anomalyScores[metric.name] = scores;
+        }
+      }
+      const judgement = judgeSeries(
+        {
+          canary: series.canary,
+          baseline: hasBaseline ? series.baseline : null,
+          ...(Object.keys(anomalyScores).length > 0 ? { anomalyScores } : {}),
+        },
+        config,
+      );
+      return toVerdict(judgement, config, anomalyScores);
+    },
+  };
+}
+
+function toVerdict(
+  judgement: CanaryJudgement,
+  config: JudgeConfig,
+  anomalyScores: Record<string, number[]>,
+): Verdict {
+  const threshold = config.anomalyThreshold ?? 0.9;
+  return {
+    judge: 'canary',
+    passed: judgement.decision === 'pass',
+    decision: judgement.decision,
+    score: round(judgement.score),
+    summary: judgement.summary,
+    reasons: judgement.metrics.map((metric) =>
+      reason(metric, config, anomalyScores[metric.metric], threshold),
+    ),
+  };
+}
+
+function reason(
+  metric: MetricJudgement,
+  config: JudgeConfig,
+  scores: number[] | undefined,
+  threshold: number,
+): VerdictReason {
+  const settings = config.metrics.find((candidate) => candidate.name === metric.metric);
+  const limit = metric.rule === 'hard-limit' ? (settings?.hardMax ?? settings?.hardMin ?? null) : null;
+  const finite = scores?.filter((score) => Number.isFinite(score));
+  return {
+    metric: metric.metric,
+    rule: metric.rule,
+    observed: roundOrNull(metric.canaryValue),
+    limit,
+    passed: metric.outcome === 'pass',
+    outcome: metric.outcome,
+    baseline: roundOrNull(metric.baselineValue),
+    ...(metric.pValue !== undefined ? { pValue: Number(metric.pValue.toPrecision(3)) } : {}),
+    ...(metric.shift !== undefined && Number.isFinite(metric.shift) ? { shift: round(metric.shift) } : {}),
+    ...(metric.effectSize !== undefined ? { effectSize: round(metric.effectSize) } : {}),
+    ...(finite && finite.length > 0
+      ? {
+          anomalies: {
+            hits: finite.filter((score) => score >= threshold).length,
+            scored: finite.length,
+            maxScore: round(Math.max(...finite)),
+          },
+        }
+      : {}),
+    summary: metric.summary,
+  };
+}
+
+function round(value: number): number {
+  return Math.round(value * 10_000) / 10_000;
+}
+
+function roundOrNull(value: number | null): number | null {
+  return value === null || !Number.isFinite(value) ? value : Number(value.toPrecision(6));
+}
