@@ -84,6 +84,9 @@ const plans = [
       canary: { steps: [5, 25, 50, 100], analysisIntervalSeconds: interval },
       signoff: { quorum: 2, deadlineSeconds: 600 },
       keepWarmSeconds: interval,
+      // A brief latency creep in gcp's first window at 100 %: the judge finds it marginal, the weight
+      // is held and the step re-checked on a fresh window, which passes.
+      faultPlan: { telemetry: [{ cloud: 'gcp', kind: 'latency-creep', fromStep: 3, transient: true }] },
     },
   },
   {
@@ -181,7 +184,7 @@ function timelineChart(status: ReleaseStatus): string {
   const glyph = (weight: number) =>
     weight === 0 ? '·' : weight < 25 ? '▁' : weight < 50 ? '▃' : weight < 100 ? '▅' : '█';
   const lines = [
-    `  ${status.releaseId}: ${status.outcome} after ${((end - start) / 1000).toFixed(0)} s   (canary weight: · 0  ▁ <25  ▃ <50  ▅ <100  █ 100, ✗ failed, ↺ restored)`,
+    `  ${status.releaseId}: ${status.outcome} after ${((end - start) / 1000).toFixed(0)} s   (canary weight: · 0  ▁ <25  ▃ <50  ▅ <100  █ 100, ‖ held for a re-check, ✗ failed, ↺ restored)`,
   ];
   for (const cloud of Object.keys(status.clouds)) {
     const row = Array.from({ length: width }, () => ' ');
@@ -190,7 +193,8 @@ function timelineChart(status: ReleaseStatus): string {
       const match = /weight set to (\d+)%/.exec(event.event);
       if (match) weight = Number(match[1]);
       const at = column(event.at);
-      if (/failed/.test(event.event)) row[at] = '✗';
+      if (/marginal .*holding for re-check/.test(event.event)) row[at] = '‖';
+      else if (/failed/.test(event.event)) row[at] = '✗';
       else if (/restored/.test(event.event)) {
         row[at] = '↺';
         weight = 0;

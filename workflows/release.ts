@@ -31,7 +31,7 @@ import {
 } from '../domain/release.js';
 import { operatorRefusal, signoffRefusal } from '../domain/rules.js';
 import { CloudsKey, ModelNameKey, ModelVersionKey, StageKey } from '../domain/search-attributes.js';
-import type { OperatorAction, ReleaseStatus, SignoffRecord } from '../domain/status.js';
+import type { OperatorAction, ReleaseStatus, SignoffRecord, TimelineEvent } from '../domain/status.js';
 import { cloudOptions, controlOptions } from './activity-options.js';
 import { CloudRolloutWorkflow, cloudRolloutWorkflowId } from './cloud-rollout.js';
 import {
@@ -240,6 +240,23 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
   });
 
   const lastReportSeq = new Map<string, number>();
+  // Reports are sent without waiting for each other and can arrive out of order: a late one goes on
+  // the timeline before the first report of its cloud that was sent after it, at that report's time.
+  const reportSeqOf = new WeakMap<TimelineEvent, number>();
+  const recordInOrder = (event: string, cloudName: string, seq: number) => {
+    const index = status.timeline.findIndex(
+      (entry) => entry.cloud === cloudName && (reportSeqOf.get(entry) ?? -1) > seq,
+    );
+    if (index < 0) {
+      record(event, cloudName);
+      return;
+    }
+    const later = status.timeline[index]!;
+    const entry: TimelineEvent = { at: later.at, stage: later.stage, event, cloud: cloudName };
+    reportSeqOf.set(entry, seq);
+    status.timeline.splice(index, 0, entry);
+    status.updatedAt = now();
+  };
   setHandler(cloudProgressSignal, (progress) => {
     const cloudStatus = status.clouds[progress.cloud];
     if (!cloudStatus || isTerminal(status.stage)) return;
@@ -260,7 +277,11 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
     if (progress.verdict && progress.verdict.step >= (cloudStatus.lastVerdict?.step ?? -1)) {
       cloudStatus.lastVerdict = progress.verdict;
     }
-    record(progress.event, progress.cloud);
+    if (stale && progress.seq !== undefined) recordInOrder(progress.event, progress.cloud, progress.seq);
+    else {
+      record(progress.event, progress.cloud);
+      if (progress.seq !== undefined) reportSeqOf.set(status.timeline.at(-1)!, progress.seq);
+    }
   });
 
   // ---- the stages ------------------------------------------------------------------------------
