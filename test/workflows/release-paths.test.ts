@@ -218,6 +218,12 @@ describe('release workflow paths', () => {
     assert.equal(status.clouds.aws!.lastVerdict!.decision, 'marginal');
     assert.equal(status.clouds.aws!.lastVerdict!.recheck, 2);
     assert.equal((await env.cloud('aws').describe(persistent.model.name))?.stable?.version, '1.0.0');
+    await recordHistory(env.client, 'marginal-rechecks', [
+      recovering.workflowId,
+      cloudRolloutWorkflowId(recovering.workflowId, 'aws'),
+      handle.workflowId,
+      cloudRolloutWorkflowId(handle.workflowId, 'aws'),
+    ]);
   });
 
   test('the first release of a model (no stable version anywhere) completes on absolute limits', async () => {
