@@ -27,6 +27,10 @@ export const CANARY_SCORER_DEFAULTS: Partial<DetectorOptions> = {
   shortWindow: 1,
   spatialTolerance: 0.25,
   refractory: 0,
+  // The prediction error itself, not its rank surprisal, and no seasonal-naive error (no season): the
+  // settings above were chosen with these.
+  rankWindow: 0,
+  seasonalError: 0,
 };
 
 /**

@@ -5,7 +5,13 @@
 //  1. A predictive model of the series: a small TensorFlow.js network predicting the next value from
 //     the last `lags` values, refitted now and then (at growing intervals) on everything seen so far
 //     (at most `trainWindow` samples). Until its first fit the prediction is the previous value.
-//  2. The raw anomaly of a sample is its prediction error, in units of the series' own scale.
+//  2. The raw anomaly of a sample is its prediction error: the network's, or (`seasonalError`) the
+//     smaller of it and the seasonal-naive error (the value one season before), so a pattern that
+//     repeats the last season exactly is not an error even where the network misses it. With
+//     `rankWindow` > 0 the error is turned into its surprisal, −log(1 − p), p its rank among the last
+//     `rankWindow` errors: bounded, free of the series' units and of the scale changes at refits, and
+//     not dominated by a few huge errors (like HTM's raw anomaly, the fraction of unpredicted columns).
+//     With `rankWindow` 0 it is the plain error in units of the series' scale.
 //  3. The score is not the raw error but its likelihood (as Numenta's HTM detector does): how unusual
 //     the recent average error (`shortWindow`) is against the distribution of average errors over the
 //     long history, as a Gaussian tail probability, then log-scaled so that the top of the range
@@ -40,6 +46,16 @@ export interface DetectorOptions {
   refractory: number;
   /** A score at or above this starts the refractory period. */
   refractoryAbove: number;
+  /**
+   * > 0: the raw anomaly of a sample is the surprisal of its error's rank among the last `rankWindow`
+   * errors (in the series' units); 0: the error in units of the series' scale at the last fit.
+   */
+  rankWindow: number;
+  /**
+   * 1: a sample's error is the smaller of the network's and the seasonal-naive one (with season > 0);
+   * 0: the network's only.
+   */
+  seasonalError: number;
   seed: number;
 }
 
@@ -57,6 +73,8 @@ export const DETECTOR_DEFAULTS: DetectorOptions = {
   spatialTolerance: 0.05,
   refractory: 200,
   refractoryAbove: 0.8,
+  rankWindow: 2000,
+  seasonalError: 1,
   seed: 42,
 };
 
@@ -67,6 +85,8 @@ export class StreamingDetector {
   readonly options: DetectorOptions;
   private readonly values: number[] = [];
   private readonly errors: number[] = [];
+  /** The last `rankWindow` errors in the series' units, which a new error is ranked against. */
+  private rankHistory: RankWindow;
   private readonly averages: number[] = [];
   private model: tfTypes.Sequential | undefined;
   private tf: typeof tfTypes | undefined;
@@ -81,6 +101,7 @@ export class StreamingDetector {
   constructor(options: Partial<DetectorOptions> = {}) {
     this.options = { ...DETECTOR_DEFAULTS, ...options };
     this.nextFitAt = this.options.warmup;
+    this.rankHistory = new RankWindow(this.options.rankWindow);
   }
 
   /** Scores the next sample of the series. */
@@ -102,7 +123,9 @@ export class StreamingDetector {
       this.max = Math.max(this.max, value);
     }
 
-    const error = Math.abs(value - prediction) / this.scale;
+    const absolute = this.absoluteError(index, prediction);
+    const error = this.rawAnomaly(absolute, this.rankHistory);
+    if (!this.frozen) this.rankHistory.push(absolute);
     this.errors.push(error);
     if (this.errors.length > o.longWindow) this.errors.shift();
     const short = this.errors.slice(-o.shortWindow);
@@ -142,14 +165,18 @@ export class StreamingDetector {
   }
 
   /**
-   * Recomputes the error history with the current model over the samples seen (at most longWindow),
-   * so that errors scored from now on are compared with errors of the same model and scale.
+   * Recomputes the error history with the current model over the samples seen (at most longWindow,
+   * plus rankWindow for the errors new ones are ranked against), so that errors scored from now on
+   * are compared with errors of the same model and scale.
    */
   private recalibrate(): void {
     const { model, tf } = this;
     if (!model || !tf) return;
     const o = this.options;
-    const first = Math.max(o.lags, this.values.length - o.longWindow - o.shortWindow);
+    const first = Math.max(
+      o.lags,
+      this.values.length - o.longWindow - o.shortWindow - Math.max(0, o.rankWindow),
+    );
     const rows = this.values.length - first;
     if (rows <= 0) return;
     const width = o.lags + (o.season > 0 ? 3 : 0);
@@ -160,14 +187,35 @@ export class StreamingDetector {
     );
     const errors: number[] = [];
     const averages: number[] = [];
+    const ranked = new RankWindow(o.rankWindow);
     for (let row = 0; row < rows; row += 1) {
-      const value = this.values[first + row]!;
-      errors.push(Math.abs(value - (predictions[row]! * this.scale + this.center)) / this.scale);
+      const absolute = this.absoluteError(first + row, predictions[row]! * this.scale + this.center);
+      errors.push(this.rawAnomaly(absolute, ranked));
+      ranked.push(absolute);
       const short = errors.slice(-o.shortWindow);
       averages.push(short.reduce((sum, entry) => sum + entry, 0) / short.length);
     }
     this.errors.splice(0, this.errors.length, ...errors.slice(-o.longWindow));
     this.averages.splice(0, this.averages.length, ...averages.slice(-o.longWindow));
+    this.rankHistory = ranked;
+  }
+
+  /**
+   * |values[index] − prediction| in the series' units; with `seasonalError`, the seasonal-naive error
+   * |values[index] − values[index − season]| instead when it is smaller.
+   */
+  private absoluteError(index: number, prediction: number): number {
+    const o = this.options;
+    const value = this.values[index]!;
+    const error = Math.abs(value - prediction);
+    if (o.seasonalError <= 0 || o.season <= 0 || index < o.season) return error;
+    return Math.min(error, Math.abs(value - this.values[index - o.season]!));
+  }
+
+  /** The raw anomaly of an error (see `rankWindow`): its rank surprisal against `history`, or error/scale. */
+  private rawAnomaly(absolute: number, history: RankWindow): number {
+    if (this.options.rankWindow <= 0) return absolute / this.scale;
+    return history.surprisal(absolute);
   }
 
   /** The network's prediction of the next value (the last value until the first fit). */
@@ -247,6 +295,62 @@ export class StreamingDetector {
   dispose(): void {
     this.model?.dispose();
     this.model = undefined;
+  }
+}
+
+/**
+ * −log(1 − p + 1/(n + 1)) with p the mid-rank of `value` among n others (the fraction below it, ties
+ * counting half): about 0.69 for a typical value, log(n + 1) for a new record.
+ */
+export function rankSurprisal(below: number, equal: number, count: number): number {
+  if (count === 0) return Math.log(2);
+  const rank = (below + 0.5 * equal) / count;
+  return -Math.log(1 - rank + 1 / (count + 1));
+}
+
+/** The last `size` values (none when size <= 0), in arrival order and sorted, for ranking new values. */
+class RankWindow {
+  private readonly arrivals: number[] = [];
+  private readonly sorted: number[] = [];
+
+  constructor(private readonly size: number) {}
+
+  push(value: number): void {
+    if (this.size <= 0) return;
+    this.arrivals.push(value);
+    this.sorted.splice(this.lowerBound(value), 0, value);
+    if (this.arrivals.length > this.size) this.sorted.splice(this.lowerBound(this.arrivals.shift()!), 1);
+  }
+
+  /** rankSurprisal of `value` among the values held. */
+  surprisal(value: number): number {
+    const below = this.lowerBound(value);
+    const equal = this.upperBound(value) - below;
+    return rankSurprisal(below, equal, this.sorted.length);
+  }
+
+  /** First index whose value is >= `value`. */
+  private lowerBound(value: number): number {
+    let low = 0;
+    let high = this.sorted.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (this.sorted[middle]! < value) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  }
+
+  /** First index whose value is > `value`. */
+  private upperBound(value: number): number {
+    let low = 0;
+    let high = this.sorted.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (this.sorted[middle]! <= value) low = middle + 1;
+      else high = middle;
+    }
+    return low;
   }
 }
 

@@ -1,7 +1,7 @@
 // The streaming anomaly detector: no look-ahead, reproducible from its seed, and it flags what it should.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { StreamingDetector } from '../../ml/detector.js';
+import { StreamingDetector, rankSurprisal } from '../../ml/detector.js';
 import { WindowedGaussianDetector } from '../../ml/baselines.js';
 
 /** A daily-like pattern with small deterministic noise, and a spike at `spikeAt`. */
@@ -46,6 +46,50 @@ describe('streaming anomaly detector', () => {
   test('reproducible from the seed', async () => {
     const values = series(500, 450);
     assert.deepEqual(await scores(values, 7), await scores(values, 7));
+  });
+
+  test('rank surprisal: a typical error is about log 2, a record one log(n + 1), ties count half', () => {
+    assert.equal(rankSurprisal(0, 0, 0), Math.log(2));
+    assert.ok(Math.abs(rankSurprisal(500, 0, 1000) - Math.log(2)) < 0.01);
+    assert.ok(Math.abs(rankSurprisal(1000, 0, 1000) - Math.log(1001)) < 1e-9);
+    assert.equal(rankSurprisal(400, 200, 1000), rankSurprisal(500, 0, 1000));
+  });
+
+  test('a burst of noise inside the range seen stands out from the quiet part (no spatial rule)', async () => {
+    const values = series(1200).map((value, index) =>
+      index >= 1000 && index < 1040 ? value + 6 * Math.sin(index * 78.233) : value,
+    );
+    const detector = new StreamingDetector({ season: 96, spatialTolerance: 1e9 });
+    const result: number[] = [];
+    for (const value of values) result.push(await detector.next(value));
+    detector.dispose();
+    const quiet = Math.max(...result.slice(400, 1000));
+    const burst = Math.max(...result.slice(1000, 1040));
+    assert.ok(burst > 2 * quiet, `burst ${burst}, quiet ${quiet}`);
+  });
+
+  test('frozen, the errors new ones are ranked against stay the baseline ones', async () => {
+    const detector = new StreamingDetector({
+      season: 0,
+      lags: 8,
+      hidden: 4,
+      shortWindow: 1,
+      spatialTolerance: 1e9,
+      refractory: 0,
+      warmup: 401,
+      rankWindow: 400,
+    });
+    const values = series(1000);
+    for (const value of values.slice(0, 400)) await detector.next(value);
+    await detector.freeze();
+    const result: number[] = [];
+    // A canary off by ±8 all along: it must not become the canary's own normal.
+    for (const value of values.slice(400)) {
+      result.push(await detector.next(value + (Math.sin(value * 7.3) > 0 ? 8 : -8)));
+    }
+    detector.dispose();
+    const late = result.slice(500).reduce((sum, score) => sum + score, 0) / 100;
+    assert.ok(late > 0.25, `mean late score ${late}`);
   });
 
   test('the windowed-Gaussian baseline scores a far value near 1 and a typical one near 0.5 or below', () => {
