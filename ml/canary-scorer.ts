@@ -31,6 +31,9 @@ export const CANARY_SCORER_DEFAULTS: Partial<DetectorOptions> = {
   // settings above were chosen with these.
   rankWindow: 0,
   seasonalError: 0,
+  // Metrics such as restarts are flat at 0 for good: a flat run is not an anomaly here.
+  flatRun: 0,
+  seasonSearch: 0,
 };
 
 /**

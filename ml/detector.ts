@@ -18,7 +18,10 @@
 //     separates 1-in-1000 from 1-in-a-million events.
 //  4. A value beyond the range seen so far (by more than `spatialTolerance` of it) is anomalous at
 //     once, whatever the model predicted.
-//  5. After a confident detection the detector stays quiet for `refractory` samples: one event is
+//  5. With `flatRun`, a series holding one value for longer than it ever has before (a stalled or
+//     silent metric, which no prediction error shows: its errors become the smallest ever) is anomalous
+//     once, when the run first becomes a record.
+//  6. After a confident detection the detector stays quiet for `refractory` samples: one event is
 //     reported once, not on every sample of it.
 import type * as tfTypes from '@tensorflow/tfjs';
 import { normalSf } from './stats/mann-whitney.js';
@@ -56,6 +59,16 @@ export interface DetectorOptions {
    * 0: the network's only.
    */
   seasonalError: number;
+  /**
+   * > 0: a run of identical values (the sample and the ones just before it) scores 1 when it becomes
+   * longer than any run the series held before and is at least `flatRun` samples long; 0: off.
+   */
+  flatRun: number;
+  /**
+   * > 0 (with season > 0): at each refit the season is re-estimated from the autocorrelation of the training samples (see estimateSeason) at lags in
+   * (lags, seasonSearch], kept while none reaches 0.3; 0: `season` throughout.
+   */
+  seasonSearch: number;
   seed: number;
 }
 
@@ -75,6 +88,8 @@ export const DETECTOR_DEFAULTS: DetectorOptions = {
   refractoryAbove: 0.8,
   rankWindow: 2000,
   seasonalError: 1,
+  flatRun: 48,
+  seasonSearch: 0,
   seed: 42,
 };
 
@@ -96,11 +111,17 @@ export class StreamingDetector {
   private min = Infinity;
   private max = -Infinity;
   private quietUntil = -1;
+  /** Length of the run of identical values ending at the latest sample, and the longest one before it. */
+  private run = 0;
+  private longestRun = 0;
   private frozen = false;
+  /** The season in use: `season`, or the estimate of the last refit (see `seasonSearch`). */
+  private season: number;
 
   constructor(options: Partial<DetectorOptions> = {}) {
     this.options = { ...DETECTOR_DEFAULTS, ...options };
     this.nextFitAt = this.options.warmup;
+    this.season = this.options.season;
     this.rankHistory = new RankWindow(this.options.rankWindow);
   }
 
@@ -118,6 +139,14 @@ export class StreamingDetector {
       scoring &&
       range > 0 &&
       (value > this.max + o.spatialTolerance * range || value < this.min - o.spatialTolerance * range);
+    const previous = this.values[index - 1];
+    if (previous !== undefined && value === previous) {
+      this.run += 1;
+    } else {
+      if (!this.frozen) this.longestRun = Math.max(this.longestRun, this.run);
+      this.run = 1;
+    }
+    const flat = scoring && o.flatRun > 0 && this.run === Math.max(o.flatRun, this.longestRun + 1);
     if (!this.frozen) {
       this.min = Math.min(this.min, value);
       this.max = Math.max(this.max, value);
@@ -133,7 +162,7 @@ export class StreamingDetector {
 
     let score = 0;
     if (scoring) {
-      score = spatial ? 1 : likelihoodScore(average, this.averages);
+      score = spatial || flat ? 1 : likelihoodScore(average, this.averages);
     }
     if (!this.frozen) {
       this.averages.push(average);
@@ -208,8 +237,9 @@ export class StreamingDetector {
     const o = this.options;
     const value = this.values[index]!;
     const error = Math.abs(value - prediction);
-    if (o.seasonalError <= 0 || o.season <= 0 || index < o.season) return error;
-    return Math.min(error, Math.abs(value - this.values[index - o.season]!));
+    const season = this.season;
+    if (o.seasonalError <= 0 || season <= 0 || index < season) return error;
+    return Math.min(error, Math.abs(value - this.values[index - season]!));
   }
 
   /** The raw anomaly of an error (see `rankWindow`): its rank surprisal against `history`, or error/scale. */
@@ -241,7 +271,7 @@ export class StreamingDetector {
     for (let lag = o.lags; lag >= 1; lag -= 1) inputs.push(normal(t - lag));
     if (o.season > 0) {
       for (const offset of [-1, 0, 1]) {
-        const index = t - o.season + offset;
+        const index = t - this.season + offset;
         // Before a whole season has been seen, the latest value stands in.
         inputs.push(index >= 0 && index < t ? normal(index) : normal(t - 1));
       }
@@ -258,6 +288,8 @@ export class StreamingDetector {
     const spread = Math.sqrt(recent.reduce((sum, entry) => sum + (entry - mean) ** 2, 0) / recent.length);
     this.center = mean;
     this.scale = spread > 1e-9 ? spread : 1;
+    if (o.season > 0 && o.seasonSearch > 0)
+      this.season = estimateSeason(recent, o.lags + 1, o.seasonSearch, this.season);
     const first = Math.max(o.lags, this.values.length - o.trainWindow);
     const rows = this.values.length - first;
     if (rows < 16) return;
@@ -352,6 +384,48 @@ class RankWindow {
     }
     return low;
   }
+}
+
+/**
+ * The season of `values`: the first lag in [first, last] (at most half the samples) after the
+ * autocorrelation first falls below 0 whose autocorrelation peaks within 10 % of the highest there,
+ * or `fallback` when no lag fits or none reaches 0.3.
+ */
+export function estimateSeason(
+  values: readonly number[],
+  first: number,
+  last: number,
+  fallback: number,
+): number {
+  const n = values.length;
+  const top = Math.min(last, Math.floor(n / 2));
+  if (top < first) return fallback;
+  const mean = values.reduce((sum, entry) => sum + entry, 0) / n;
+  const centred = values.map((entry) => entry - mean);
+  const energy = centred.reduce((sum, entry) => sum + entry * entry, 0);
+  if (energy <= 0) return fallback;
+  // Normalised by the overlap, so long lags are not penalised for their shorter overlap.
+  const correlation = (lag: number) => {
+    let sum = 0;
+    for (let t = lag; t < n; t += 1) sum += centred[t]! * centred[t - lag]!;
+    return ((sum / (n - lag)) * n) / energy;
+  };
+  // A persistent series correlates best at the shortest lags: the season is the highest peak after
+  // the autocorrelation's first fall below zero.
+  let lag = 1;
+  while (lag <= top && correlation(lag) > 0) lag += 1;
+  const start = Math.max(lag, first);
+  const correlations: number[] = [];
+  for (lag = start; lag <= top; lag += 1) correlations.push(correlation(lag));
+  const highest = Math.max(0.3, ...correlations);
+  // Multiples of the season correlate about as well: the first peak within 10 % of the highest.
+  for (let index = 0; index < correlations.length; index += 1) {
+    const value = correlations[index]!;
+    const isPeak =
+      value >= (correlations[index - 1] ?? -Infinity) && value >= (correlations[index + 1] ?? -Infinity);
+    if (isPeak && value >= 0.9 * highest) return start + index;
+  }
+  return fallback;
 }
 
 /** How unlikely `average` is against the history of averages (Gaussian tail), log-scaled to [0, 1]. */

@@ -1,7 +1,7 @@
 // The streaming anomaly detector: no look-ahead, reproducible from its seed, and it flags what it should.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { StreamingDetector, rankSurprisal } from '../../ml/detector.js';
+import { StreamingDetector, estimateSeason, rankSurprisal } from '../../ml/detector.js';
 import { WindowedGaussianDetector } from '../../ml/baselines.js';
 
 /** A daily-like pattern with small deterministic noise, and a spike at `spikeAt`. */
@@ -90,6 +90,66 @@ describe('streaming anomaly detector', () => {
     detector.dispose();
     const late = result.slice(500).reduce((sum, score) => sum + score, 0) / 100;
     assert.ok(late > 0.25, `mean late score ${late}`);
+  });
+
+  test('a series going quiet for longer than ever before is flagged once, when the run becomes a record', async () => {
+    // Bursty writes: mostly zero with short bursts, quiet runs of 9 samples; from 891 on, silent.
+    const values = Array.from({ length: 1100 }, (_, index) =>
+      index < 900 && index % 12 < 3 ? 100 + 50 * Math.sin(index * 12.9898) : 0,
+    );
+    const run = async (flatRun: number) => {
+      const detector = new StreamingDetector({ season: 96, refractory: 0, flatRun });
+      const out: number[] = [];
+      for (const value of values) out.push(await detector.next(value));
+      detector.dispose();
+      return out;
+    };
+    const flagged = await run(48);
+    // The last burst is 888–890: the silent run starts at 891 (earlier quiet runs are 9 samples long).
+    const start = 891;
+    assert.equal(flagged[start + 47], 1, `score ${flagged[start + 47]} when the run reaches 48`);
+    assert.ok(
+      flagged.slice(200, start + 47).every((score) => score < 1),
+      'shorter quiet runs are not flagged',
+    );
+    const off = await run(0);
+    assert.ok(off[start + 47]! < 0.5, `without the rule ${off[start + 47]}`);
+    assert.deepEqual(off.slice(0, start + 47), flagged.slice(0, start + 47));
+  });
+
+  test('season estimate: the autocorrelation peak past the short lags, or the fallback without one', () => {
+    // Period 96 with noise and a slow trend: short lags correlate best, but the season is 96.
+    const seasonal = series(1000).map((value, index) => value + index / 100);
+    assert.equal(estimateSeason(seasonal, 17, 400, 288), 96);
+    // A different period in samples (an hourly series' day) is found just as well.
+    const hourly = Array.from({ length: 600 }, (_, index) => Math.sin((2 * Math.PI * index) / 24));
+    assert.equal(estimateSeason(hourly, 17, 400, 288), 24);
+    // Noise: no lag correlates, the fallback stays; too few samples for any lag, too.
+    let state = 1;
+    const noise = Array.from({ length: 1000 }, () => {
+      state = (state * 48271) % 2147483647;
+      return state / 2147483647;
+    });
+    assert.equal(estimateSeason(noise, 17, 400, 288), 288);
+    assert.equal(estimateSeason(seasonal.slice(0, 30), 17, 400, 288), 288);
+  });
+
+  test('with seasonSearch, a detector given the wrong season finds the series own and still flags a spike', async () => {
+    const values = series(1400, 1350);
+    const run = async (seasonSearch: number) => {
+      const detector = new StreamingDetector({ season: 288, seasonSearch });
+      const out: number[] = [];
+      for (const value of values) out.push(await detector.next(value));
+      detector.dispose();
+      return out;
+    };
+    const searched = await run(400);
+    assert.ok(searched[1350]! >= 0.9, `spike scored ${searched[1350]}`);
+    assert.ok(Math.max(...searched.slice(1000, 1340)) < 0.5, 'the normal part stays low');
+    // Up to the first refit after warm-up the season is the given one: the same scores as without it.
+    const fixed = await run(0);
+    assert.deepEqual(searched.slice(0, 151), fixed.slice(0, 151));
+    assert.notDeepEqual(searched, fixed);
   });
 
   test('the windowed-Gaussian baseline scores a far value near 1 and a typical one near 0.5 or below', () => {
