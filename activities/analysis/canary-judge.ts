@@ -328,9 +328,13 @@ function judgeMetric(metric: ResolvedMetric, input: JudgeInput, settings: Settin
       : beyond
         ? 'significant, but the confidence interval of the shift includes 0'
         : 'significant but within the allowed shift';
-  const comparison =
-    `${name}: canary median ${formatNumber(median(canary))} vs baseline ${formatNumber(baselineMedian)}, ` +
-    `${shiftText}, Mann–Whitney p = ${formatP(test.pValue)}: ${finding}`;
+  // Both tracks constant at one value (restarts at 0, typically): say so rather than print a test.
+  const constant =
+    canary[0] === canary.at(-1) && baseline[0] === baseline.at(-1) && canary[0] === baseline[0];
+  const comparison = constant
+    ? `${name}: canary and baseline both constant at ${formatNumber(baselineMedian)}: no change`
+    : `${name}: canary median ${formatNumber(median(canary))} vs baseline ${formatNumber(baselineMedian)}, ` +
+      `${shiftText}, Mann–Whitney p = ${formatP(test.pValue)}: ${finding}`;
 
   // 4. The anomaly model.
   const scores = input.anomalyScores?.[name];

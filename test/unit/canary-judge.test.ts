@@ -510,6 +510,21 @@ describe('canary judge: anomaly model', () => {
   });
 });
 
+describe('canary judge: constant tracks', () => {
+  test('both tracks constant at the same value pass and say so', () => {
+    const zeros = Array.from({ length: 30 }, () => 0);
+    const judgement = judgeCanary(
+      { baseline: { restarts: zeros }, canary: { restarts: zeros } },
+      { metrics: [{ name: 'restarts', direction: 'increase-is-bad', critical: true, allowedShift: 0 }] },
+    );
+    assert.equal(judgement.decision, 'pass');
+    assert.equal(
+      metricOf(judgement, 'restarts').summary,
+      'restarts: canary and baseline both constant at 0: no change',
+    );
+  });
+});
+
 describe('canary judge: criticality, weights and thresholds', () => {
   const higherErrors = (seed: number) =>
     withCanary(seed, { error_rate: series(47).uniform(60, 0.008, 0.012) });
