@@ -42,7 +42,8 @@
 // and runs in seconds), global corpus settings --interval (samples per interval, 24), --history
 // (288), --baseline (baseline samples, 48), --baseline-mode (season | tail), and --judge JSON
 // (overrides of BENCH_JUDGE_CONFIG for all three judges, e.g. '{"anomalyMinHits":4}' or
-// '{"metrics":{"latency_p99_ms":{"critical":true}}}').
+// '{"metrics":{"latency_p99_ms":{"critical":true}}}'), --scorer JSON (overrides of the anomaly
+// model's CANARY_SCORER_DEFAULTS, e.g. '{"spatialTolerance":0.1}').
 //
 // Settings tried, 1000 releases, seed 1, wasm backend, the anomaly model with CANARY_SCORER_DEFAULTS
 // as of commit ec4b59d (printed with every run); each as "bad stopped before 25 % / good rolled back /
@@ -77,6 +78,7 @@ import {
   type JudgeConfig,
 } from '../activities/analysis/canary-judge.js';
 import { CANARY_SCORER_DEFAULTS, scoreCanarySeries } from '../ml/canary-scorer.js';
+import type { DetectorOptions } from '../ml/detector.js';
 import { loadCorpus, timestampMicros } from '../ml/nab/corpus.js';
 import { tensorflow } from '../ml/tf.js';
 import {
@@ -125,9 +127,15 @@ const { values } = parseArgs({
     baseline: { type: 'string', default: String(DEFAULT_CORPUS_SETTINGS.baselineSamples) },
     'baseline-mode': { type: 'string', default: DEFAULT_CORPUS_SETTINGS.baselineMode },
     judge: { type: 'string' },
+    scorer: { type: 'string' },
     'json-only': { type: 'boolean', default: false },
   },
 });
+/** The anomaly model's settings: CANARY_SCORER_DEFAULTS with the --scorer overrides. */
+const SCORER_OPTIONS: Partial<DetectorOptions> = {
+  ...CANARY_SCORER_DEFAULTS,
+  ...(values.scorer ? (JSON.parse(values.scorer) as Partial<DetectorOptions>) : {}),
+};
 const started = performance.now();
 const elapsed = () => (performance.now() - started) / 1000;
 const note = (line: string) =>
@@ -291,7 +299,7 @@ async function judgeRelease(
     for (const metric of SCORED_METRICS) {
       const canary = release.canary[metric];
       if (canary.length === 0) continue;
-      const scored = await scoreCanarySeries(release.history[metric], canary);
+      const scored = await scoreCanarySeries(release.history[metric], canary, SCORER_OPTIONS);
       if (scored) scores[metric] = scored;
     }
     runs.medrelease = run(canaryJudge(config, scores));
@@ -389,7 +397,10 @@ async function main(): Promise<void> {
   );
   if (judges.includes('medrelease')) {
     out(
-      `anomaly model: scoreCanarySeries with CANARY_SCORER_DEFAULTS ${JSON.stringify(CANARY_SCORER_DEFAULTS)}`,
+      `anomaly model: scoreCanarySeries with ${JSON.stringify(SCORER_OPTIONS)}` +
+        (values.scorer
+          ? ` (CANARY_SCORER_DEFAULTS with --scorer ${values.scorer})`
+          : ' (CANARY_SCORER_DEFAULTS)'),
     );
   }
   out();
@@ -525,7 +536,7 @@ async function main(): Promise<void> {
       baselineSamples: settings.baselineSamples,
       baselineMode: settings.baselineMode,
       ...(values.judge ? { judgeOverrides: JSON.parse(values.judge) as unknown } : {}),
-      ...(judges.includes('medrelease') ? { scorer: CANARY_SCORER_DEFAULTS } : {}),
+      ...(judges.includes('medrelease') ? { scorer: SCORER_OPTIONS } : {}),
       backend,
     }),
   );
