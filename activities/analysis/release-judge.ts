@@ -81,7 +81,18 @@ function reason(
   threshold: number,
 ): VerdictReason {
   const settings = config.metrics.find((candidate) => candidate.name === metric.metric);
-  const limit = metric.rule === 'hard-limit' ? (settings?.hardMax ?? settings?.hardMin ?? null) : null;
+  // The limit the canary broke: the ceiling when it is above it, else the floor (or the crash loop's).
+  const value = metric.canaryValue;
+  const limit =
+    metric.rule !== 'hard-limit' || value === null
+      ? null
+      : settings?.hardMax !== undefined && value > settings.hardMax
+        ? settings.hardMax
+        : settings?.hardMin !== undefined && value < settings.hardMin
+          ? settings.hardMin
+          : config.crashLoop?.metric === metric.metric
+            ? config.crashLoop.max
+            : null;
   const finite = scores?.filter((score) => Number.isFinite(score));
   return {
     metric: metric.metric,

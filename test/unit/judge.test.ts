@@ -93,6 +93,10 @@ describe('canary judge in the release', () => {
       assert.ok(reason, `no reason for ${expected.metric}`);
       assert.equal(reason.rule, expected.rule);
       assert.equal(reason.passed, false);
+      if (expected.rule === 'hard-limit') {
+        assert.equal(reason.limit, { error_rate: 0.02, latency_p99_ms: 800, restarts: 3 }[expected.metric]);
+        assert.ok(reason.observed! > (reason.limit ?? Infinity), `${reason.observed} above ${reason.limit}`);
+      }
       assert.match(verdict.summary, expected.summary);
     });
   }
