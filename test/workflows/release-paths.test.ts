@@ -1,7 +1,7 @@
 // The release workflow's main paths on the real Temporal server, with simulated clouds.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { signoffUpdate, statusQuery } from '../../workflows/messages.js';
+import { operateUpdate, signoffUpdate, statusQuery } from '../../workflows/messages.js';
 import { cloudRolloutWorkflowId } from '../../workflows/cloud-rollout.js';
 import { eventually, TestEnvironment, type RunningWorkers } from '../helpers/environment.js';
 import { recordHistory } from '../helpers/histories.js';
@@ -244,7 +244,7 @@ describe('release workflow paths', () => {
   test('a second release of a model whose canary is running is refused by the cloud, and the first is unharmed', async () => {
     const first = env.request({
       clouds: ['aws'],
-      canary: { steps: [10, 100], analysisIntervalSeconds: 3 },
+      canary: { steps: [10, 100], analysisIntervalSeconds: 5 },
       signoff: { quorum: 1, deadlineSeconds: 60 },
     });
     await env.seedStable(first.model.name, '1.0.0');
@@ -258,6 +258,13 @@ describe('release workflow paths', () => {
       20_000,
       'first canary at 10%',
     );
+    // Held at 10 % until the second release has been refused: however slow the machine, the first
+    // canary is still running when the second one tries to deploy.
+    await firstHandle.executeUpdate(operateUpdate, {
+      args: [
+        { action: 'pause', by: env.users.operator.person, reason: 'Hold while a second release tries.' },
+      ],
+    });
 
     const second = env.request({
       clouds: ['aws'],
@@ -273,7 +280,15 @@ describe('release workflow paths', () => {
     assert.equal(refused.outcome, 'rolled-back');
     assert.equal(refused.reason?.code, 'CLOUD_CONFLICT');
     assert.match(refused.reason.message, /already runs a canary of .* for release/);
+    assert.equal(
+      (await env.cloud('aws').describe(first.model.name))?.canaryWeight,
+      10,
+      'the first canary is untouched',
+    );
 
+    await firstHandle.executeUpdate(operateUpdate, {
+      args: [{ action: 'resume', by: env.users.operator.person, reason: 'The second release was refused.' }],
+    });
     const status = await firstHandle.result();
     assert.equal(status.outcome, 'completed', JSON.stringify(status.reason));
     assert.equal((await env.cloud('aws').describe(first.model.name))?.stable?.version, '2.0.0');
