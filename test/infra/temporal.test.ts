@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -82,6 +83,8 @@ void test('the dev server registers the search attributes and keeps its state ac
     assert.equal(first.namespace, namespace);
     assert.ok(first.pid);
     assertAllSearchAttributes(await registeredSearchAttributes(first.address, namespace));
+    // The default pragmas put the database in write-ahead-log mode: its -wal file sits beside it.
+    assert.ok(existsSync(`${dbFile}-wal`), 'the SQLite database runs in WAL mode');
     const ui = await fetch(first.uiUrl!);
     assert.equal(ui.status, 200);
 
