@@ -72,7 +72,7 @@ import {
   type JudgeConfig,
   type MetricConfig,
 } from '../activities/analysis/canary-judge.js';
-import { seededRandom } from '../activities/telemetry/simulated.js';
+import { gaussian, seededRandom } from '../activities/telemetry/simulated.js';
 
 export const METRICS = ['error_rate', 'latency_p99_ms', 'prediction_mean', 'restarts'] as const;
 export type MetricName = (typeof METRICS)[number];
@@ -471,14 +471,6 @@ function spreadOf(values: readonly number[]): number {
 function quantile(values: readonly number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.round(p * (sorted.length - 1))))]!;
-}
-
-/** Standard normal deviates (Box-Muller) from a uniform generator. */
-function gaussian(random: () => number): () => number {
-  return () => {
-    const u = Math.max(random(), 1e-12);
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
-  };
 }
 
 /**

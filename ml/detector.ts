@@ -157,8 +157,7 @@ export class StreamingDetector {
     if (!this.frozen) this.rankHistory.push(absolute);
     this.errors.push(error);
     if (this.errors.length > o.longWindow) this.errors.shift();
-    const short = this.errors.slice(-o.shortWindow);
-    const average = short.reduce((sum, entry) => sum + entry, 0) / short.length;
+    const average = this.shortAverage(this.errors);
 
     let score = 0;
     if (scoring) {
@@ -221,12 +220,17 @@ export class StreamingDetector {
       const absolute = this.absoluteError(first + row, predictions[row]! * this.scale + this.center);
       errors.push(this.rawAnomaly(absolute, ranked));
       ranked.push(absolute);
-      const short = errors.slice(-o.shortWindow);
-      averages.push(short.reduce((sum, entry) => sum + entry, 0) / short.length);
+      averages.push(this.shortAverage(errors));
     }
     this.errors.splice(0, this.errors.length, ...errors.slice(-o.longWindow));
     this.averages.splice(0, this.averages.length, ...averages.slice(-o.longWindow));
     this.rankHistory = ranked;
+  }
+
+  /** The mean of the last `shortWindow` raw anomalies: what the likelihood judges. */
+  private shortAverage(errors: readonly number[]): number {
+    const short = errors.slice(-this.options.shortWindow);
+    return short.reduce((sum, entry) => sum + entry, 0) / short.length;
   }
 
   /**

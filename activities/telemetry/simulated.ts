@@ -170,7 +170,7 @@ function summarise(series: Record<string, number[]>, rate: number, seconds: numb
 }
 
 /** Standard normal deviates (Box-Muller) from a uniform generator. */
-function gaussian(random: () => number): () => number {
+export function gaussian(random: () => number): () => number {
   return () => {
     const u = Math.max(random(), 1e-12);
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
@@ -201,4 +201,10 @@ export function mulberry32(seed: number): () => number {
     value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
     return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** mulberry32 mapped into the open interval (0, 1): never 0, so a logarithm of it is always finite. */
+export function openUniform(seed: number): () => number {
+  const next = mulberry32(seed);
+  return () => (next() * 4294967296 + 1) / 4294967297;
 }

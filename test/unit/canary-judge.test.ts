@@ -13,31 +13,18 @@ import {
   type MetricConfig,
   type MetricJudgement,
 } from '../../activities/analysis/canary-judge.js';
+import { gaussian, openUniform } from '../../activities/telemetry/simulated.js';
 import { RELEASE_DEFAULTS } from '../../domain/release.js';
-
-/** mulberry32: a small seeded PRNG with uniforms in (0, 1). */
-function uniformGenerator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 1) / 4294967297;
-  };
-}
 
 /** Seeded sample series: each call of a factory draws from its own stream. */
 function series(seed: number) {
-  const uniform = uniformGenerator(seed);
+  const uniform = openUniform(seed);
+  const normal = gaussian(uniform);
   return {
     uniform: (n: number, low: number, high: number): number[] =>
       Array.from({ length: n }, () => low + (high - low) * uniform()),
     normal: (n: number, mean: number, sd: number): number[] =>
-      Array.from(
-        { length: n },
-        () => mean + sd * Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform()),
-      ),
+      Array.from({ length: n }, () => mean + sd * normal()),
     /** Counts that are 1 with probability p, else 0 (restarts of a healthy pod). */
     rare: (n: number, p: number): number[] => Array.from({ length: n }, () => (uniform() < p ? 1 : 0)),
   };

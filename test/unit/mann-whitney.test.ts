@@ -11,6 +11,7 @@ import {
   rankBiserial,
   type Alternative,
 } from '../../ml/stats/mann-whitney.js';
+import { gaussian, openUniform } from '../../activities/telemetry/simulated.js';
 
 const REL = 1e-12;
 
@@ -24,15 +25,7 @@ function assertClose(actual: number, expected: number, relTol: number, label: st
 
 /** Deterministic PRNG (mulberry32) and Box-Muller normals, so the simulated samples never change. */
 function normalGenerator(seed: number): () => number {
-  let state = seed >>> 0;
-  const uniform = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 1) / 4294967297;
-  };
-  return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+  return gaussian(openUniform(seed));
 }
 
 const range = (length: number, f: (index: number) => number): number[] =>
