@@ -532,6 +532,8 @@ export const BENCH_JUDGE_CONFIG: JudgeConfig = {
 export function mannWhitneyOnlyConfig(config: JudgeConfig): JudgeConfig {
   const result: JudgeConfig = {
     ...config,
+    // Kayenta fails a canary on the interval whose score is below its marginal threshold.
+    confirmFailures: false,
     metrics: config.metrics.map(
       ({ hardMax: _max, hardMin: _min, hardStatistic: _statistic, ...metric }): MetricConfig => metric,
     ),
@@ -679,14 +681,14 @@ export interface PlanOutcome {
  * interval's index (counting every verdict) and the step's weight.
  */
 export function runStepPlan(
-  judge: (interval: number, weight: number) => Decision,
+  judge: (interval: number, weight: number, recheck: number) => Decision,
   plan: StepPlan = STEP_PLAN,
 ): PlanOutcome {
   const decisions: Decision[] = [];
   for (const weight of plan.weights) {
     for (let recheck = 0; recheck <= plan.maxRechecks; recheck++) {
       const interval = decisions.length;
-      const decision = judge(interval, weight);
+      const decision = judge(interval, weight, recheck);
       decisions.push(decision);
       if (decision === 'pass') break;
       if (decision === 'fail' || recheck === plan.maxRechecks) {

@@ -55,6 +55,7 @@
 //   --interval 20                                         85.8/3.6/1.86 · 70.0/3.0/1.29 · 76.8/1.4/2.23
 //   --interval 30                                         85.0/3.6/1.82 · 71.6/3.4/1.32 · 77.2/1.0/2.21
 //   --history 576 (28 windows qualify: another nab set)   90.6/2.0/1.89 · 74.0/2.0/1.33 · 81.4/1.6/2.26
+//   --history 864, 500 releases (nab kind 61.4 %)         86.8/2.8/1.93 · 74.0/1.2/1.28 · 77.6/1.6/2.20
 //   --judge '{"anomalyMinHits":2}' / 4 / 5                86.2/3.8 / 85.4/3.2 / 84.6/3.2
 //   --judge '{"anomalyThreshold":0.99}'                   85.6/3.2/1.85
 //   --judge '{"alpha":0.05}'                              86.4/3.2/1.84 · (same) · 77.6/0.6/2.20
@@ -265,36 +266,40 @@ async function judgeRelease(
   mannWhitneyConfig: JudgeConfig,
 ): Promise<Partial<Record<JudgeName, JudgeRun>>> {
   const runs: Partial<Record<JudgeName, JudgeRun>> = {};
-  const run = (decide: (interval: number) => { decision: Decision; summary: string }): JudgeRun => {
+  const run = (
+    decide: (interval: number, recheck: number) => { decision: Decision; summary: string },
+  ): JudgeRun => {
     let reason: string | undefined;
-    const outcome = runStepPlan((interval) => {
-      const verdict = decide(interval);
+    const outcome = runStepPlan((interval, _weight, recheck) => {
+      const verdict = decide(interval, recheck);
       reason = verdict.summary;
       return verdict.decision;
     });
     return { outcome, assessed: assess(release, outcome), ...(outcome.rolledBack ? { reason } : {}) };
   };
-  const canaryJudge = (config: JudgeConfig, scores?: Record<string, number[]>) => (interval: number) => {
-    const I = settings.intervalSamples;
-    const anomalyScores =
-      scores === undefined
-        ? undefined
-        : Object.fromEntries(
-            Object.entries(scores).map(([metric, list]) => [
-              metric,
-              list.slice(interval * I, (interval + 1) * I),
-            ]),
-          );
-    const judgement: CanaryJudgement = judgeCanary(
-      {
-        baseline: baselineOf(release, interval, settings),
-        canary: intervalOf(release, interval, settings),
-        ...(anomalyScores === undefined ? {} : { anomalyScores }),
-      },
-      config,
-    );
-    return judgement;
-  };
+  const canaryJudge =
+    (config: JudgeConfig, scores?: Record<string, number[]>) => (interval: number, recheck: number) => {
+      const I = settings.intervalSamples;
+      const anomalyScores =
+        scores === undefined
+          ? undefined
+          : Object.fromEntries(
+              Object.entries(scores).map(([metric, list]) => [
+                metric,
+                list.slice(interval * I, (interval + 1) * I),
+              ]),
+            );
+      const judgement: CanaryJudgement = judgeCanary(
+        {
+          baseline: baselineOf(release, interval, settings),
+          canary: intervalOf(release, interval, settings),
+          ...(anomalyScores === undefined ? {} : { anomalyScores }),
+          recheck,
+        },
+        config,
+      );
+      return judgement;
+    };
 
   if (judges.includes('medrelease')) {
     const scores: Record<string, number[]> = {};

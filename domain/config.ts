@@ -39,8 +39,33 @@ export const CloudConfig = Type.Object(
     replicas: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })),
     /** kubernetes driver: a rollout that makes no progress this long fails its step. Default 120. */
     progressDeadlineSeconds: Type.Optional(Type.Integer({ minimum: 10, maximum: 3600 })),
-    /** Where canary telemetry comes from; the Prometheus source is not part of this version yet. */
-    telemetry: Type.Optional(Type.Literal('simulated')),
+    /**
+     * Where canary telemetry comes from: simulated (the default; a SIMULATION for the demo) or the
+     * cloud's Prometheus (section `prometheus`), queried with the release's PromQL templates.
+     */
+    telemetry: Type.Optional(Type.Union([Type.Literal('simulated'), Type.Literal('prometheus')])),
+    prometheus: Type.Optional(
+      Type.Object(
+        {
+          /** Prometheus's HTTP API, e.g. http://prometheus.monitoring:9090 (no path). */
+          url: Type.String({ pattern: '^https?://[^\\s]+$' }),
+          /** File holding a bearer token sent with every query (read at each query, so it can rotate). */
+          bearerTokenFile: Type.Optional(Type.String({ minLength: 1 })),
+          /** How often Prometheus scrapes the model servers; rate windows are at least 3 of these. Default 15. */
+          scrapeIntervalSeconds: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 600 })),
+          /** Timeout of one query. Default 5000. */
+          timeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 120_000 })),
+          /** Retries of a query that failed for a reason that may pass (unreachable, timeout, 5xx). Default 2. */
+          retries: Type.Optional(Type.Integer({ minimum: 0, maximum: 10 })),
+          /**
+           * The label matchers that select one track of one model version, with {{model}}, {{version}},
+           * {{cloud}} and {{track}}. Default model="{{model}}",version="{{version}}",cloud="{{cloud}}",track="{{track}}".
+           */
+          selector: Type.Optional(Type.String({ minLength: 1, maxLength: 1000 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -137,6 +162,11 @@ export function parseConfig(raw: unknown, source = 'configuration'): Config {
         `${source} is invalid:\n  /clouds/${index}/kubeContext: required for the kubernetes driver`,
       );
     }
+    if (cloud.telemetry === 'prometheus' && !cloud.prometheus) {
+      throw new ConfigError(
+        `${source} is invalid:\n  /clouds/${index}/prometheus: required with telemetry: prometheus (at least its url)`,
+      );
+    }
   }
   return config;
 }
@@ -175,6 +205,6 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
   return parseConfig(raw, file ? `configuration file ${file}` : 'configuration');
 }
 
-export function telemetrySourceOf(cloud: CloudConfig): 'simulated' {
+export function telemetrySourceOf(cloud: CloudConfig): 'simulated' | 'prometheus' {
   return cloud.telemetry ?? 'simulated';
 }

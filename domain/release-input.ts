@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { validateJudgeConfig } from '../activities/analysis/canary-judge.js';
 import { judgeConfigFor } from '../activities/analysis/judge-config.js';
+import { DEFAULT_QUERIES, telemetrySettingsProblems } from '../activities/telemetry/prometheus.js';
 import type { Config } from './config.js';
 import { telemetrySourceOf } from './config.js';
 import {
@@ -58,6 +59,23 @@ export function releaseRequestProblems(request: CreateReleaseRequest, config: Co
         });
       }
     }
+  }
+  if (request.canary?.telemetry) problems.push(...telemetrySettingsProblems(request.canary.telemetry));
+  // Clouds that read Prometheus need a query for every metric the judge reads.
+  const prometheusClouds = request.clouds.filter((name) => {
+    const cloud = config.clouds.find((candidate) => candidate.name === name);
+    return cloud !== undefined && telemetrySourceOf(cloud) === 'prometheus';
+  });
+  if (prometheusClouds.length > 0 && request.canary?.judge) {
+    const queries = { ...DEFAULT_QUERIES, ...(request.canary.telemetry?.queries ?? {}) };
+    request.canary.judge.metrics.forEach((metric, index) => {
+      if (queries[metric.name] === undefined) {
+        problems.push({
+          field: `/canary/judge/metrics/${index}/name`,
+          message: `no PromQL query for '${metric.name}', which ${prometheusClouds.join(', ')} read from Prometheus: add it to canary.telemetry.queries (defaults: ${Object.keys(DEFAULT_QUERIES).join(', ')})`,
+        });
+      }
+    });
   }
   if (request.faultPlan) {
     // Faults are injected by the simulations: a telemetry fault needs the cloud's telemetry source to be
@@ -157,5 +175,6 @@ function canarySettings(canary: NonNullable<CreateReleaseRequest['canary']>): Ca
   };
   // The configuration that will judge the canary, with every default in place, goes into the input.
   settings.judge = structuredClone(canary.judge ?? judgeConfigFor(settings));
+  if (canary.telemetry) settings.telemetry = structuredClone(canary.telemetry);
   return settings;
 }

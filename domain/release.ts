@@ -85,6 +85,12 @@ export const JudgeConfigSchema = Type.Object(
     anomalyMinHits: Type.Optional(
       Type.Integer({ minimum: 1, description: 'Hits in one window that fail the metric. Default 3.' }),
     ),
+    confirmFailures: Type.Optional(
+      Type.Boolean({
+        description:
+          'A failure on the statistics alone on a step’s first window holds the canary (marginal) and rolls it back only when a re-check fails again; hard limits, the crash loop and a canary without data fail at once. Default true.',
+      }),
+    ),
     crashLoop: Type.Optional(
       Type.Object(
         {
@@ -104,6 +110,50 @@ export const JudgeConfigSchema = Type.Object(
       'The canary judge (hard limits, Mann-Whitney comparison with the baseline, anomaly model, no-data policy). Default: error_rate, latency_p99_ms, prediction_mean and restarts; see docs/canary-analysis.md.',
   },
 );
+
+/** Placeholders of the telemetry's PromQL templates (activities/telemetry/prometheus.ts). */
+export const TELEMETRY_PLACEHOLDERS = [
+  'selector',
+  'rate',
+  'window',
+  'model',
+  'version',
+  'cloud',
+  'track',
+] as const;
+
+export const TelemetrySettingsSchema = Type.Object(
+  {
+    queries: Type.Optional(
+      Type.Record(Type.String(), Type.String({ minLength: 1, maxLength: 4000 }), {
+        description:
+          'PromQL per judged metric, replacing or adding to the defaults for the reference model server (docs/telemetry.md). ' +
+          'Placeholders: {{selector}} (the label matchers of one track of one version), {{rate}} (the rate window), ' +
+          '{{window}} (the analysis window), {{model}}, {{version}}, {{cloud}}, {{track}}. One value per sample, no data as NaN or no series.',
+      }),
+    ),
+    stepSeconds: Type.Optional(
+      Type.Number({
+        minimum: 0.5,
+        maximum: 3600,
+        description: 'Resolution of the range queries. Default: the analysis window / 30, at least 1 s.',
+      }),
+    ),
+    historySeconds: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        maximum: 14 * 86_400,
+        description:
+          'How much of the stable track before the window the anomaly model learns from. Default 120 samples (120 × the step).',
+      }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    description: 'How the prometheus telemetry source queries this release (ignored by simulated telemetry).',
+  },
+);
+export type TelemetrySettings = Static<typeof TelemetrySettingsSchema>;
 
 export const TelemetryFaultKind = Type.Union(
   [
@@ -271,6 +321,7 @@ export const CreateReleaseRequest = Type.Object(
             }),
           ),
           judge: Type.Optional(JudgeConfigSchema),
+          telemetry: Type.Optional(TelemetrySettingsSchema),
           marginalRechecks: Type.Optional(
             Type.Integer({
               minimum: 0,
@@ -345,6 +396,8 @@ export interface CanarySettings {
   judge?: JudgeConfig;
   /** Re-checks of a step after a marginal verdict before it counts as failed; absent: the default. */
   marginalRechecks?: number;
+  /** How the prometheus telemetry source queries this release; absent: its defaults. */
+  telemetry?: TelemetrySettings;
 }
 
 export interface CloudTarget {

@@ -40,6 +40,34 @@ export interface TelemetryWindow {
   series?: MetricSeries;
   /** 0 for a step's first analysis, n for its n-th re-check after a marginal verdict. */
   recheck?: number;
+  /** Where the samples came from and how: every query with a summary of its result (prometheus). */
+  telemetry?: TelemetryRecord;
+}
+
+/** One query a telemetry source ran for a window, and what came back. */
+export interface TelemetryQueryRecord {
+  /** The judge's metric name, or the status field (e.g. status.errorRate). */
+  metric: string;
+  track: 'canary' | 'baseline' | 'history';
+  kind: 'range' | 'instant';
+  query: string;
+  outcome: 'ok' | 'empty' | 'error';
+  /** Finite samples returned (range queries: of every series, summed). */
+  samples: number;
+  /** NaN or infinite samples returned: no data, never zero. */
+  nonFinite: number;
+  attempts: number;
+  durationMs: number;
+  error?: string;
+}
+
+export interface TelemetryRecord {
+  source: 'simulated' | 'prometheus';
+  /** The source's address (no credentials). */
+  url?: string;
+  /** Metrics whose query failed after its retries: unknown, not absent; the judge holds rather than passes. */
+  unavailable?: string[];
+  queries: TelemetryQueryRecord[];
 }
 
 export type Decision = 'pass' | 'marginal' | 'fail';
@@ -88,6 +116,8 @@ export interface StepVerdict {
   /** 0 for a step's first analysis, n for its n-th re-check. */
   recheck?: number;
   verdicts: Verdict[];
+  /** The telemetry's queries and their outcome, so that a verdict can be explained (prometheus). */
+  telemetry?: TelemetryRecord;
 }
 
 /** `restore-failed`: the cloud refused its restore (e.g. 403): it needs a person; the reason says why. */

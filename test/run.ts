@@ -66,7 +66,8 @@ const child = spawn(
     '--test',
     `--test-concurrency=${concurrency}`,
     '--test-reporter=spec',
-    `--test-timeout=${process.env.MEDRELEASE_TEST_TIMEOUT_MS ?? 240_000}`,
+    // Per test file as well as per test: the end-to-end file on real telemetry runs about 6 minutes.
+    `--test-timeout=${process.env.MEDRELEASE_TEST_TIMEOUT_MS ?? 600_000}`,
     ...files,
   ],
   {

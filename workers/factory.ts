@@ -15,6 +15,7 @@ import { baselineGate } from '../activities/compliance/gate.js';
 import { createControlActivities } from '../activities/control.js';
 import { TokenVerifier } from '../activities/credentials.js';
 import { SimulatedStagingTarget } from '../activities/staging.js';
+import { PrometheusTelemetrySource } from '../activities/telemetry/prometheus.js';
 import { SimulatedTelemetrySource } from '../activities/telemetry/simulated.js';
 import type { TelemetrySource } from '../activities/telemetry/source.js';
 import { telemetrySourceOf, type CloudConfig, type Config } from '../domain/config.js';
@@ -122,6 +123,20 @@ export function createTelemetrySource(cloud: CloudConfig): TelemetrySource {
   switch (telemetrySourceOf(cloud)) {
     case 'simulated':
       return new SimulatedTelemetrySource();
+    case 'prometheus': {
+      const settings = cloud.prometheus!;
+      return new PrometheusTelemetrySource({
+        cloud: cloud.name,
+        url: settings.url,
+        ...(settings.bearerTokenFile ? { bearerTokenFile: settings.bearerTokenFile } : {}),
+        ...(settings.scrapeIntervalSeconds !== undefined
+          ? { scrapeIntervalSeconds: settings.scrapeIntervalSeconds }
+          : {}),
+        ...(settings.timeoutMs !== undefined ? { timeoutMs: settings.timeoutMs } : {}),
+        ...(settings.retries !== undefined ? { retries: settings.retries } : {}),
+        ...(settings.selector ? { selector: settings.selector } : {}),
+      });
+    }
   }
 }
 

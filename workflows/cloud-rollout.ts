@@ -98,6 +98,8 @@ export async function CloudRolloutWorkflow(input: CloudRolloutInput): Promise<Cl
         weight,
         windowSeconds: input.canary.analysisIntervalSeconds,
         ...(recheck > 0 ? { recheck } : {}),
+        ...(input.canary.judge ? { metrics: input.canary.judge.metrics.map((metric) => metric.name) } : {}),
+        ...(input.canary.telemetry ? { telemetry: input.canary.telemetry } : {}),
       });
       return control.judgeCanary({ releaseId: input.releaseId, window, settings: input.canary });
     };

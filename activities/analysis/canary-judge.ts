@@ -6,7 +6,8 @@
 //  1. hard limits and the crash loop: the canary's mean / p99 / max beyond an absolute limit fails the
 //     canary at once, whatever else holds. They apply to any canary data, even fewer than minSamples
 //     samples: a handful of samples over a safety limit is evidence enough to stop;
-//  2. no data: fewer than minSamples finite samples in either track is 'nodata', never a pass;
+//  2. no data: fewer than minSamples finite samples in either track is 'nodata', never a pass (rule
+//     'no-data' when a track has none at all, 'min-samples' when it has too few);
 //  3. Kayenta-style comparison: Mann-Whitney U in the bad direction at level alpha AND a practically
 //     relevant shift. As in Kayenta's Mann-Whitney classifier, significance alone never fails a metric
 //     (with enough samples every tiny change is significant): the Hodges-Lehmann estimate of the
@@ -16,12 +17,15 @@
 //     allowedShift: requiring the whole interval beyond it would let a clear regression through on a
 //     small interval (+43 % estimated, interval from +22 %: pass), the wrong way to err for a medical
 //     model. A tiny but significant change (+2 %, interval +1.5 % to +2.5 %) passes either way;
-//  4. the anomaly model: anomalyMinHits or more canary anomaly scores >= anomalyThreshold fail it
+//  4. the anomaly model: anomalyMinHits or more canary samples scored >= anomalyThreshold that also lie
+//     beyond the allowed shift from the baseline's median on the metric's bad side fail it
 //     (rule 'anomaly-model'); such a failure lowers the score but does not, alone, trip the critical
 //     rule: the model's evidence holds a canary (marginal, re-checked on fresh data) and stops it when
 //     it persists or joins other failures, while a failure at once needs a hard limit or the rank test.
 //
-// The decision then combines the metrics' weights and criticality: see judgeCanary.
+// The decision then combines the metrics' weights and criticality: see judgeCanary. A failure on the
+// statistics alone is confirmed before it rolls a canary back (confirmFailures): on a step's first
+// window it is marginal, and a re-check that fails again fails the canary.
 import {
   confidenceIntervalShift,
   hodgesLehmannShift,
@@ -69,6 +73,14 @@ export interface JudgeConfig {
   anomalyMinHits?: number;
   /** The canary crash-loops when the maximum of this (configured) metric's series exceeds max. */
   crashLoop?: { metric: string; max: number };
+  /**
+   * A failure found by the statistics alone (the rank test, the score) on a step's first window
+   * holds the canary (marginal) and fails it only when a re-check finds a failure again; hard limits,
+   * the crash loop and a canary without data fail at once. Default true. Per window the rank test
+   * wrongly fails a healthy metric with probability about alpha; over the dozens of windows and
+   * metrics of a release that adds up, twice in a row it does not.
+   */
+  confirmFailures?: boolean;
 }
 
 export interface JudgeInput {
@@ -82,6 +94,8 @@ export interface JudgeInput {
   canary: Record<string, readonly number[]>;
   /** per metric, the canary series' scores from the anomaly model */
   anomalyScores?: Record<string, readonly number[]>;
+  /** 0 (or absent) for a step's first window, n for its n-th re-check after a marginal verdict. */
+  recheck?: number;
 }
 
 export interface MetricJudgement {
@@ -118,6 +132,7 @@ const SCALAR_DEFAULTS = {
   alpha: 0.01,
   anomalyThreshold: 0.9,
   anomalyMinHits: 3,
+  confirmFailures: true,
 } as const;
 
 /**
@@ -166,6 +181,7 @@ interface Settings {
   alpha: number;
   anomalyThreshold: number;
   anomalyMinHits: number;
+  confirmFailures: boolean;
   crashLoop: { metric: string; max: number } | undefined;
 }
 
@@ -183,11 +199,15 @@ interface ResolvedMetric {
 /**
  * Judges one analysis interval. Per metric the rules of the file comment; then, in order:
  * - any hard limit or crash loop: 'fail' at once, whatever the score;
- * - half or more of the metrics without data: 'fail' (the canary cannot be judged);
+ * - half or more of the metrics without any data (a track with no sample): 'fail' (the canary
+ *   cannot be judged);
  * - score = weighted share of passing metrics ('nodata' and 'fail' do not pass);
  * - any failing critical metric: 'fail';
+ * - no metric failed but some lack data (too few samples): 'marginal', whatever the score;
  * - score >= passThreshold: 'pass', but only 'marginal' when any metric lacks data;
- * - score >= marginalThreshold: 'marginal'; otherwise 'fail'.
+ * - score >= marginalThreshold: 'marginal'; otherwise 'fail';
+ * - with confirmFailures (the default), a 'fail' that no hard limit, crash loop or absent data
+ *   caused is 'marginal' on a step's first window (input.recheck 0): only a re-check confirms it.
  * Throws a RangeError listing the problems when validateJudgeConfig rejects the configuration.
  */
 export function judgeCanary(input: JudgeInput, config: JudgeConfig = DEFAULT_JUDGE_CONFIG): CanaryJudgement {
@@ -197,7 +217,7 @@ export function judgeCanary(input: JudgeInput, config: JudgeConfig = DEFAULT_JUD
   }
   const settings = resolve(config);
   const metrics = settings.metrics.map((metric) => judgeMetric(metric, input, settings));
-  return decide(metrics, settings);
+  return confirmed(decide(metrics, settings), settings, input.recheck ?? 0);
 }
 
 function resolve(config: JudgeConfig): Settings {
@@ -218,6 +238,7 @@ function resolve(config: JudgeConfig): Settings {
     alpha: config.alpha ?? SCALAR_DEFAULTS.alpha,
     anomalyThreshold: config.anomalyThreshold ?? SCALAR_DEFAULTS.anomalyThreshold,
     anomalyMinHits: config.anomalyMinHits ?? SCALAR_DEFAULTS.anomalyMinHits,
+    confirmFailures: config.confirmFailures ?? SCALAR_DEFAULTS.confirmFailures,
     crashLoop: config.crashLoop,
   };
 }
@@ -341,11 +362,35 @@ function judgeMetric(metric: ResolvedMetric, input: JudgeInput, settings: Settin
   let anomaly = false;
   let anomalyText = '';
   if (scores !== undefined) {
-    const finite = finiteValues(scores);
-    const hits = finite.filter((score) => score >= settings.anomalyThreshold).length;
+    // A hit is an anomalous sample that also lies beyond the allowed shift from the baseline's median
+    // on the metric's bad side: what the operator calls no regression is no anomaly either (on real
+    // telemetry a near-constant p99 of 2.47 ms made 2.48 ms "anomalous" in one window of seven).
+    const allowance = metric.allowedShift * Math.abs(baselineMedian);
+    const beyondAllowance = (value: number) =>
+      metric.direction === 'increase-is-bad'
+        ? value > baselineMedian + allowance
+        : metric.direction === 'decrease-is-bad'
+          ? value < baselineMedian - allowance
+          : Math.abs(value - baselineMedian) > allowance;
+    const raw = input.canary[name] ?? [];
+    let scored = 0;
+    let hits = 0;
+    scores.forEach((score, index) => {
+      if (!Number.isFinite(score)) return;
+      scored += 1;
+      const value = raw[index];
+      if (
+        score >= settings.anomalyThreshold &&
+        value !== undefined &&
+        Number.isFinite(value) &&
+        beyondAllowance(value)
+      ) {
+        hits += 1;
+      }
+    });
     anomaly = hits >= settings.anomalyMinHits;
     anomalyText =
-      `; anomaly model: ${hits} of ${finite.length} canary scores ≥ ${formatPlain(settings.anomalyThreshold)}` +
+      `; anomaly model: ${hits} of ${scored} canary scores ≥ ${formatPlain(settings.anomalyThreshold)} beyond the allowed shift` +
       ` (${settings.anomalyMinHits} or more fail)${anomaly ? ': anomaly' : ''}`;
   }
 
@@ -413,6 +458,22 @@ function hardLimitBreach(
   };
 }
 
+/**
+ * A failure on the statistics alone (no hard limit, no crash loop, not a canary without data) on a
+ * step's first window becomes marginal: the step holds and a fresh window confirms or clears it.
+ */
+function confirmed(judgement: CanaryJudgement, settings: Settings, recheck: number): CanaryJudgement {
+  if (judgement.decision !== 'fail' || !settings.confirmFailures || recheck > 0) return judgement;
+  const immediate = judgement.metrics.some((metric) => metric.rule === 'hard-limit');
+  const absent = judgement.metrics.filter((metric) => metric.rule === 'no-data').length;
+  if (immediate || (absent > 0 && absent * 2 >= judgement.metrics.length)) return judgement;
+  return {
+    ...judgement,
+    decision: 'marginal',
+    summary: `marginal, to be confirmed: ${judgement.summary.replace(/^fail: /, '')}; a statistical failure on a step's first window holds the canary, a re-check that fails again rolls it back`,
+  };
+}
+
 function decide(metrics: MetricJudgement[], settings: Settings): CanaryJudgement {
   let totalWeight = 0;
   let passedWeight = 0;
@@ -441,10 +502,14 @@ function decide(metrics: MetricJudgement[], settings: Settings): CanaryJudgement
     );
   }
 
-  if (nodata.length > 0 && nodata.length * 2 >= metrics.length) {
+  // Without data (no sample at all in a track) is not the same as too few samples: half or more of
+  // the metrics without any data fails the canary (it reports nothing); too few samples — a window
+  // cut short by a scrape gap, a canary just started — only holds it (marginal, re-checked below).
+  const absent = nodata.filter((metric) => metric.rule === 'no-data');
+  if (absent.length > 0 && absent.length * 2 >= metrics.length) {
     return result(
       'fail',
-      `fail: no data for ${nodata.length} of ${metrics.length} metrics (${names(nodata)}): ` +
+      `fail: no data for ${absent.length} of ${metrics.length} metrics (${names(absent)}): ` +
         'with half or more unjudged the canary cannot pass',
     );
   }
@@ -468,6 +533,14 @@ function decide(metrics: MetricJudgement[], settings: Settings): CanaryJudgement
     return result('fail', `fail: critical metric ${names(criticalFailures)} failed; ${scoreText}${details}`);
   }
 
+  if (failed.length === 0 && nodata.length > 0 && score < settings.passThreshold - SCORE_EPSILON) {
+    return result(
+      'marginal',
+      `marginal: nothing failed, but ${names(nodata)} could not be judged (${scoreText}): ` +
+        'too few samples is not a pass; holding for a fresh window' +
+        details,
+    );
+  }
   if (score >= settings.passThreshold - SCORE_EPSILON) {
     if (nodata.length > 0) {
       return result(
@@ -502,6 +575,7 @@ const CONFIG_FIELDS: readonly string[] = [
   'anomalyThreshold',
   'anomalyMinHits',
   'crashLoop',
+  'confirmFailures',
 ];
 const METRIC_FIELDS: readonly string[] = [
   'name',
@@ -619,6 +693,11 @@ export function validateJudgeConfig(config: JudgeConfig): string[] {
     !(Number.isInteger(anomalyMinHits) && (anomalyMinHits as number) >= 1)
   ) {
     problems.push('/anomalyMinHits: must be an integer ≥ 1');
+  }
+
+  const confirmFailures: unknown = config.confirmFailures;
+  if (confirmFailures !== undefined && typeof confirmFailures !== 'boolean') {
+    problems.push('/confirmFailures: must be true or false');
   }
 
   const crashLoop: unknown = config.crashLoop;

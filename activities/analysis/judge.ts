@@ -36,5 +36,6 @@ export async function judgeStep(
     decision,
     ...(window.recheck ? { recheck: window.recheck } : {}),
     verdicts,
+    ...(window.telemetry ? { telemetry: window.telemetry } : {}),
   };
 }

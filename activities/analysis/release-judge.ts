@@ -31,7 +31,9 @@ export function createCanaryJudge(options: CanaryJudgeOptions = {}): Judge {
     async judge(window: TelemetryWindow, settings: CanarySettings): Promise<Verdict> {
       const series = window.series;
       if (!series) return thresholdJudge.judge(window, settings);
-      const config = judgeConfigFor(settings);
+      const unavailable = window.telemetry?.unavailable ?? [];
+      const config = withoutMetrics(judgeConfigFor(settings), unavailable);
+      if (config.metrics.length === 0) return unavailableVerdict(unavailable, window);
       const hasBaseline = window.baseline !== undefined;
       const anomalyScores: Record<string, number[]> = {};
       if (anomalyModel && hasBaseline && series.history) {
@@ -48,11 +50,69 @@ export function createCanaryJudge(options: CanaryJudgeOptions = {}): Judge {
           canary: series.canary,
           baseline: hasBaseline ? series.baseline : null,
           ...(Object.keys(anomalyScores).length > 0 ? { anomalyScores } : {}),
+          ...(window.recheck ? { recheck: window.recheck } : {}),
         },
         config,
       );
-      return toVerdict(judgement, config, anomalyScores);
+      const verdict = toVerdict(judgement, config, anomalyScores);
+      return unavailable.length > 0 ? holdForUnavailable(verdict, unavailable, window) : verdict;
     },
+  };
+}
+
+// Telemetry that could not be read (the source unreachable or erroring after its retries) is unknown,
+// not absent: it says nothing about the canary. The judge decides on the metrics it could read — a
+// failure there still fails — but cannot pass a canary it did not fully see: a pass becomes marginal,
+// so the step holds its weight and re-checks on a fresh window (up to marginalRechecks times).
+
+function withoutMetrics(config: JudgeConfig, names: readonly string[]): JudgeConfig {
+  if (names.length === 0) return config;
+  const metrics = config.metrics.filter((metric) => !names.includes(metric.name));
+  const { crashLoop, ...rest } = config;
+  return {
+    ...rest,
+    metrics,
+    ...(crashLoop && !names.includes(crashLoop.metric) ? { crashLoop } : {}),
+  };
+}
+
+function unavailableReasons(names: readonly string[], window: TelemetryWindow): VerdictReason[] {
+  return names.map((metric) => {
+    const failed = window.telemetry?.queries.find(
+      (query) => query.metric === metric && query.outcome === 'error',
+    );
+    return {
+      metric,
+      rule: 'telemetry-unavailable',
+      observed: null,
+      limit: null,
+      passed: false,
+      outcome: 'nodata',
+      summary: `${metric}: telemetry unavailable${failed?.error ? ` (${failed.error})` : ''}: not judged, the step holds`,
+    };
+  });
+}
+
+function unavailableVerdict(names: readonly string[], window: TelemetryWindow): Verdict {
+  return {
+    judge: 'canary',
+    passed: false,
+    decision: 'marginal',
+    score: 0,
+    summary: `marginal: telemetry unavailable for every metric (${names.join(', ')}): holding the weight to re-check`,
+    reasons: unavailableReasons(names, window),
+  };
+}
+
+function holdForUnavailable(verdict: Verdict, names: readonly string[], window: TelemetryWindow): Verdict {
+  const reasons = [...verdict.reasons, ...unavailableReasons(names, window)];
+  if (verdict.decision !== 'pass') return { ...verdict, reasons };
+  return {
+    ...verdict,
+    passed: false,
+    decision: 'marginal',
+    summary: `marginal: telemetry unavailable for ${names.join(', ')}; the rest passed (${verdict.summary})`,
+    reasons,
   };
 }
 

@@ -3,7 +3,7 @@
 // the step, so the driver can make every change exactly once.
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { TemporalFailure } from '@temporalio/common';
-import type { CloudOperation as OperationName, FaultPlan } from '../../domain/release.js';
+import type { CloudOperation as OperationName, FaultPlan, TelemetrySettings } from '../../domain/release.js';
 import type { TelemetryWindow } from '../../domain/status.js';
 import type { TelemetrySource } from '../telemetry/source.js';
 import { FailureCode } from '../../domain/errors.js';
@@ -101,11 +101,21 @@ export function createCloudActivities({ driver, telemetry }: CloudDependencies) 
     },
 
     collectTelemetry(
-      target: Target & { step: number; weight: number; windowSeconds: number; recheck?: number },
+      target: Target & {
+        step: number;
+        weight: number;
+        windowSeconds: number;
+        recheck?: number;
+        metrics?: string[];
+        telemetry?: TelemetrySettings;
+      },
     ): Promise<TelemetryWindow> {
       return run('collectTelemetry', target, async () => {
         const deployment = await driver.describe(target.model.name);
         return telemetry.collect({
+          ...(target.metrics ? { metrics: target.metrics } : {}),
+          ...(target.telemetry ? { settings: target.telemetry } : {}),
+          signal: Context.current().cancellationSignal,
           releaseId: target.releaseId,
           cloud: driver.cloud,
           model: target.model,

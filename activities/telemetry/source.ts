@@ -1,6 +1,6 @@
 // The TelemetrySource: canary and baseline metrics of one cloud over one analysis window, behind
-// one interface with a real implementation (prometheus, a later issue) and a simulated one.
-import type { FaultPlan } from '../../domain/release.js';
+// one interface with a real implementation (prometheus.ts) and a simulated one (simulated.ts).
+import type { FaultPlan, TelemetrySettings } from '../../domain/release.js';
 import type { TelemetryWindow } from '../../domain/status.js';
 
 export interface TelemetryQuery {
@@ -15,6 +15,12 @@ export interface TelemetryQuery {
   /** 0 (or absent) for a step's first analysis, n for its n-th re-check: a fresh window. */
   recheck?: number;
   faultPlan?: FaultPlan;
+  /** The metrics the release's judge reads; absent: those of the default judge configuration. */
+  metrics?: string[];
+  /** The release's query settings (prometheus). */
+  settings?: TelemetrySettings;
+  /** Cancels the collection (the activity's cancellation). */
+  signal?: AbortSignal;
 }
 
 export interface TelemetrySource {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   DEFAULT_JUDGE_CONFIG,
-  judgeCanary,
+  judgeCanary as judgeWindow,
   validateJudgeConfig,
   type CanaryJudgement,
   type JudgeConfig,
@@ -15,6 +15,14 @@ import {
 } from '../../activities/analysis/canary-judge.js';
 import { gaussian, openUniform } from '../../activities/telemetry/simulated.js';
 import { RELEASE_DEFAULTS } from '../../domain/release.js';
+
+/**
+ * Most tests judge a re-check window (recheck 1), where each window's rules decide alone; how a
+ * statistical failure on a step's first window is held for confirmation has tests of its own.
+ */
+function judgeCanary(input: JudgeInput, config: JudgeConfig = DEFAULT_JUDGE_CONFIG): CanaryJudgement {
+  return judgeWindow({ recheck: 1, ...input }, config);
+}
 
 /** Seeded sample series: each call of a factory draws from its own stream. */
 function series(seed: number) {
@@ -229,6 +237,63 @@ describe('canary judge: hard limits and crash loop fail at once', () => {
   });
 });
 
+describe('canary judge: statistical failures are confirmed before a rollback', () => {
+  const drifted = () => {
+    const input = healthyInput(21);
+    return {
+      baseline: input.baseline,
+      canary: { ...input.canary, prediction_mean: input.canary.prediction_mean!.map((value) => value * 1.4) },
+    };
+  };
+
+  test("a critical rank-test failure on a step's first window holds the canary; the re-check fails it", () => {
+    const first = judgeWindow(drifted());
+    assert.equal(first.decision, 'marginal');
+    assert.match(first.summary, /^marginal, to be confirmed: critical metric prediction_mean failed/);
+    assert.equal(metricOf(first, 'prediction_mean').outcome, 'fail');
+    const again = judgeWindow({ ...drifted(), recheck: 1 });
+    assert.equal(again.decision, 'fail');
+    assert.match(again.summary, /^fail: critical metric prediction_mean failed/);
+    // The same window passes when it is healthy: nothing to confirm.
+    assert.equal(judgeWindow({ ...healthyInput(21), recheck: 1 }).decision, 'pass');
+  });
+
+  test('a score below the marginal threshold is held for confirmation too', () => {
+    const input = healthyInput(22);
+    const slow = {
+      baseline: input.baseline,
+      canary: {
+        ...input.canary,
+        latency_p99_ms: input.canary.latency_p99_ms!.map((value) => value * 1.6),
+        prediction_mean: input.canary.prediction_mean!.map((value) => value * 1.4),
+      },
+    };
+    const config = configWith({ prediction_mean: { critical: false } });
+    assert.equal(judgeWindow(slow, config).decision, 'marginal');
+    assert.equal(judgeWindow({ ...slow, recheck: 2 }, config).decision, 'fail');
+  });
+
+  test('hard limits, the crash loop and a canary without data fail at once, first window or not', () => {
+    const spike = judgeWindow(withCanary(23, { error_rate: Array.from({ length: 60 }, () => 0.05) }));
+    assert.equal(spike.decision, 'fail');
+    assert.match(spike.summary, /^fail \(hard limit\)/);
+    const crash = judgeWindow(withCanary(23, { restarts: [0, 0, 5, 6] }));
+    assert.equal(crash.decision, 'fail');
+    const silent = judgeWindow({ baseline: healthyInput(23).baseline, canary: {} });
+    assert.equal(silent.decision, 'fail');
+    assert.match(silent.summary, /no data for 4 of 4 metrics/);
+  });
+
+  test('confirmFailures: false fails on the first window, as a per-interval judge does', () => {
+    const judgement = judgeWindow(drifted(), { ...DEFAULT_JUDGE_CONFIG, confirmFailures: false });
+    assert.equal(judgement.decision, 'fail');
+    assert.deepEqual(
+      validateJudgeConfig({ ...DEFAULT_JUDGE_CONFIG, confirmFailures: 'yes' } as unknown as JudgeConfig),
+      ['/confirmFailures: must be true or false'],
+    );
+  });
+});
+
 describe('canary judge: no data and minimum samples', () => {
   test('one metric of four without data: that metric is nodata and the canary marginal at best', () => {
     const judgement = judgeCanary(withCanary(10, { prediction_mean: undefined }));
@@ -279,6 +344,26 @@ describe('canary judge: no data and minimum samples', () => {
     assert.ok(none.metrics.every((metric) => metric.outcome === 'nodata' && metric.rule === 'no-data'));
     assert.match(none.summary, /no data for 4 of 4 metrics/);
     assert.match(metricOf(none, 'error_rate').summary, /no data in either track/);
+  });
+
+  test('too few samples in every metric (a window cut short) holds the canary; none at all fails it', () => {
+    const input = healthyInput(14);
+    const cut = (tracks: Record<string, readonly number[]>) =>
+      Object.fromEntries(Object.entries(tracks).map(([name, values]) => [name, values.slice(0, 12)]));
+    const short = judgeCanary({ baseline: input.baseline, canary: cut(input.canary) });
+    assert.ok(short.metrics.every((metric) => metric.rule === 'min-samples'));
+    assert.equal(short.score, 0);
+    assert.equal(short.decision, 'marginal');
+    assert.match(
+      short.summary,
+      /^marginal: nothing failed, but .* could not be judged .*too few samples is not a pass/,
+    );
+    // A failure on the metrics that could be judged still fails (critical error_rate here).
+    const failing = judgeCanary({
+      baseline: input.baseline,
+      canary: { ...cut(input.canary), error_rate: input.canary.error_rate!.map((value) => value * 3) },
+    });
+    assert.equal(failing.decision, 'fail');
   });
 
   test('min-samples: 19 canary samples are not judged, 20 are; NaN is a missing sample', () => {
@@ -449,9 +534,24 @@ describe('canary judge: anomaly model', () => {
     return values;
   };
 
+  /** The canary's samples where the scores put hits (every 7th) set to `factor` × the baseline's median. */
+  const spiked = (
+    input: { baseline: Track; canary: Track },
+    metric: string,
+    count: number,
+    factor: number,
+  ) => {
+    const values = [...input.canary[metric]!];
+    const sorted = [...input.baseline[metric]!].sort((a, b) => a - b);
+    const middle =
+      (sorted[Math.floor((sorted.length - 1) / 2)]! + sorted[Math.ceil((sorted.length - 1) / 2)]!) / 2;
+    for (let index = 0; index < count; index++) values[index * 7] = middle * factor;
+    return { baseline: input.baseline, canary: { ...input.canary, [metric]: values } };
+  };
+
   test('three canary scores ≥ 0.9 fail the metric; two do not; the threshold itself counts', () => {
     const input = (hits: readonly number[]): JudgeInput => ({
-      ...healthyInput(16),
+      ...spiked(healthyInput(16), 'latency_p99_ms', 3, 1.6),
       anomalyScores: { latency_p99_ms: scores(hits) },
     });
     const three = judgeCanary(input([0.95, 0.9, 0.99]));
@@ -460,13 +560,16 @@ describe('canary judge: anomaly model', () => {
     assert.equal(metric.rule, 'anomaly-model');
     assert.match(
       metric.summary,
-      /no significant change; anomaly model: 3 of 60 canary scores ≥ 0\.9 \(3 or more fail\): anomaly$/,
+      /no significant change; anomaly model: 3 of 60 canary scores ≥ 0\.9 beyond the allowed shift \(3 or more fail\): anomaly$/,
     );
     assert.equal(three.decision, 'marginal');
 
     const two = judgeCanary(input([0.95, 0.89, 0.99]));
     assert.equal(metricOf(two, 'latency_p99_ms').outcome, 'pass');
-    assert.match(metricOf(two, 'latency_p99_ms').summary, /2 of 60 canary scores ≥ 0\.9 \(3 or more fail\)$/);
+    assert.match(
+      metricOf(two, 'latency_p99_ms').summary,
+      /2 of 60 canary scores ≥ 0\.9 beyond the allowed shift \(3 or more fail\)$/,
+    );
     assert.equal(two.decision, 'pass');
 
     const tolerant = judgeCanary(input([0.95, 0.9, 0.99]), { ...DEFAULT_JUDGE_CONFIG, anomalyMinHits: 4 });
@@ -476,11 +579,21 @@ describe('canary judge: anomaly model', () => {
       anomalyThreshold: 0.8,
     });
     assert.equal(metricOf(sensitive, 'latency_p99_ms').rule, 'anomaly-model');
+
+    // Anomalous but within the allowed shift (+25 % for latency_p99_ms), or on the good side: no hit.
+    for (const factor of [1.1, 0.5]) {
+      const within = judgeCanary({
+        ...spiked(healthyInput(16), 'latency_p99_ms', 3, factor),
+        anomalyScores: { latency_p99_ms: scores([0.95, 0.9, 0.99]) },
+      });
+      assert.equal(metricOf(within, 'latency_p99_ms').outcome, 'pass', `factor ${factor}`);
+      assert.match(metricOf(within, 'latency_p99_ms').summary, /0 of 60 canary scores/);
+    }
   });
 
   test('anomalies alone on a critical metric hold the canary (marginal); with a second failing metric it fails', () => {
     const judgement = judgeCanary({
-      ...healthyInput(17),
+      ...spiked(healthyInput(17), 'error_rate', 4, 2),
       anomalyScores: { error_rate: scores([1, 1, 1, 1]) },
     });
     assert.equal(metricOf(judgement, 'error_rate').rule, 'anomaly-model');
@@ -488,8 +601,9 @@ describe('canary judge: anomaly model', () => {
     assert.doesNotMatch(judgement.summary, /critical/);
     assert.match(judgement.summary, /failed: error_rate/);
 
+    const spikes = spiked(spiked(healthyInput(17), 'error_rate', 4, 2), 'latency_p99_ms', 3, 1.6);
     const two = judgeCanary({
-      ...healthyInput(17),
+      ...spikes,
       anomalyScores: { error_rate: scores([1, 1, 1, 1]), latency_p99_ms: scores([1, 1, 1]) },
     });
     assert.equal(two.decision, 'fail');

@@ -86,7 +86,14 @@ describe('canary judge in the release', () => {
   };
   for (const [kind, expected] of Object.entries(failsOn)) {
     test(`${kind} fails on ${expected.metric} (${expected.rule}), and the verdict names the metric and values`, async () => {
-      const verdict = await withModel.judge(await window('faulty', 1, kind as TelemetryFaultKind), settings);
+      const first = await withModel.judge(await window('faulty', 1, kind as TelemetryFaultKind), settings);
+      // A failure on the rank test alone is confirmed on a re-check before it fails the canary.
+      const recheck = { ...(await window('faulty', 1, kind as TelemetryFaultKind)), recheck: 1 };
+      const verdict = expected.rule === 'mann-whitney' ? await withModel.judge(recheck, settings) : first;
+      if (expected.rule === 'mann-whitney') {
+        assert.equal(first.decision, 'marginal', first.summary);
+        assert.match(first.summary, /^marginal, to be confirmed/);
+      }
       assert.equal(verdict.decision, 'fail', verdict.summary);
       assert.equal(verdict.passed, false);
       const reason = verdict.reasons.find((entry) => entry.metric === expected.metric);
@@ -172,6 +179,73 @@ describe('canary judge in the release', () => {
       step.verdicts.map((verdict) => verdict.judge),
       ['holding', 'canary', 'always-fails'],
     );
+  });
+
+  test('telemetry that could not be read holds the step: never a pass, but a failure it saw still fails', async () => {
+    const unavailable = (base: TelemetryWindow, metrics: string[]): TelemetryWindow => {
+      const series = structuredClone(base.series!);
+      for (const metric of metrics) {
+        series.canary[metric] = [];
+        series.baseline[metric] = [];
+      }
+      return {
+        ...base,
+        series,
+        telemetry: {
+          source: 'prometheus',
+          unavailable: metrics,
+          queries: metrics.map((metric) => ({
+            metric,
+            track: 'canary' as const,
+            kind: 'range' as const,
+            query: 'q',
+            outcome: 'error' as const,
+            samples: 0,
+            nonFinite: 0,
+            attempts: 3,
+            durationMs: 12,
+            error: 'Prometheus unreachable',
+          })),
+        },
+      };
+    };
+    // A healthy canary with one metric unknown: marginal, naming what was not seen and why.
+    const partly = await statisticsOnly.judge(
+      unavailable(await window('seen', 1), ['prediction_mean']),
+      settings,
+    );
+    assert.equal(partly.decision, 'marginal');
+    assert.equal(partly.passed, false);
+    assert.match(partly.summary, /telemetry unavailable for prediction_mean/);
+    const reason = partly.reasons.find((entry) => entry.metric === 'prediction_mean');
+    assert.equal(reason?.rule, 'telemetry-unavailable');
+    assert.match(reason?.summary ?? '', /Prometheus unreachable/);
+    // Everything unknown (Prometheus down): marginal, not the no-data failure.
+    const all = DEFAULT_JUDGE_CONFIG.metrics.map((metric) => metric.name);
+    const blind = await withModel.judge(unavailable(await window('blind', 1), all), settings);
+    assert.equal(blind.decision, 'marginal');
+    assert.equal(blind.reasons.length, all.length);
+    // The same windows without the telemetry record fail on the no-data policy: the difference is
+    // unknown (the source could not be read) versus absent (the canary reported nothing).
+    const absent = unavailable(await window('blind', 1), all);
+    delete absent.telemetry;
+    assert.equal((await withModel.judge(absent, settings)).decision, 'fail');
+    // An error spike on a metric that was read still fails, whatever could not be read.
+    const spike = await statisticsOnly.judge(
+      unavailable(await window('spike', 1, 'error-spike'), ['latency_p99_ms', 'restarts']),
+      settings,
+    );
+    assert.equal(spike.decision, 'fail');
+    assert.equal(spike.reasons.find((entry) => entry.metric === 'error_rate')?.outcome, 'fail');
+    // The step's verdict carries the telemetry record, so the failed analysis can be explained.
+    const step = await judgeStep(
+      [statisticsOnly],
+      unavailable(await window('seen', 1), ['prediction_mean']),
+      settings,
+      () => new Date(),
+    );
+    assert.deepEqual(step.telemetry?.unavailable, ['prediction_mean']);
+    assert.equal(step.telemetry?.queries[0]?.error, 'Prometheus unreachable');
   });
 
   test('a window collected before series existed is judged by the threshold judge', async () => {
