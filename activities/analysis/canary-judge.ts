@@ -18,7 +18,8 @@
 //     small interval (+43 % estimated, interval from +22 %: pass), the wrong way to err for a medical
 //     model. A tiny but significant change (+2 %, interval +1.5 % to +2.5 %) passes either way;
 //  4. the anomaly model: anomalyMinHits or more canary samples scored >= anomalyThreshold that also lie
-//     beyond the allowed shift from the baseline's median on the metric's bad side fail it
+//     beyond the allowed shift from the baseline's median and outside the baseline's range in the
+//     same window, on the metric's bad side, fail it
 //     (rule 'anomaly-model'); such a failure lowers the score but does not, alone, trip the critical
 //     rule: the model's evidence holds a canary (marginal, re-checked on fresh data) and stops it when
 //     it persists or joins other failures, while a failure at once needs a hard limit or the rank test.
@@ -365,13 +366,24 @@ function judgeMetric(metric: ResolvedMetric, input: JudgeInput, settings: Settin
     // A hit is an anomalous sample that also lies beyond the allowed shift from the baseline's median
     // on the metric's bad side: what the operator calls no regression is no anomaly either (on real
     // telemetry a near-constant p99 of 2.47 ms made 2.48 ms "anomalous" in one window of seven).
+    // It must also lie outside the range the baseline itself showed in the same window: a burst the
+    // stable version shares (a slow node, a traffic spike) is not the canary's doing. On real
+    // telemetry (a 1 s p99 over a dozen requests) such shared bursts were most of the hits.
     const allowance = metric.allowedShift * Math.abs(baselineMedian);
+    let baselineMin = Infinity;
+    let baselineMax = -Infinity;
+    for (const value of baseline) {
+      if (value < baselineMin) baselineMin = value;
+      if (value > baselineMax) baselineMax = value;
+    }
+    const high = (value: number) => value > baselineMedian + allowance && value > baselineMax;
+    const low = (value: number) => value < baselineMedian - allowance && value < baselineMin;
     const beyondAllowance = (value: number) =>
       metric.direction === 'increase-is-bad'
-        ? value > baselineMedian + allowance
+        ? high(value)
         : metric.direction === 'decrease-is-bad'
-          ? value < baselineMedian - allowance
-          : Math.abs(value - baselineMedian) > allowance;
+          ? low(value)
+          : high(value) || low(value);
     const raw = input.canary[name] ?? [];
     let scored = 0;
     let hits = 0;
@@ -390,7 +402,7 @@ function judgeMetric(metric: ResolvedMetric, input: JudgeInput, settings: Settin
     });
     anomaly = hits >= settings.anomalyMinHits;
     anomalyText =
-      `; anomaly model: ${hits} of ${scored} canary scores ≥ ${formatPlain(settings.anomalyThreshold)} beyond the allowed shift` +
+      `; anomaly model: ${hits} of ${scored} canary scores ≥ ${formatPlain(settings.anomalyThreshold)} beyond the allowed shift and the baseline's range` +
       ` (${settings.anomalyMinHits} or more fail)${anomaly ? ': anomaly' : ''}`;
   }
 

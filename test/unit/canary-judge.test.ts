@@ -560,7 +560,7 @@ describe('canary judge: anomaly model', () => {
     assert.equal(metric.rule, 'anomaly-model');
     assert.match(
       metric.summary,
-      /no significant change; anomaly model: 3 of 60 canary scores ≥ 0\.9 beyond the allowed shift \(3 or more fail\): anomaly$/,
+      /no significant change; anomaly model: 3 of 60 canary scores ≥ 0\.9 beyond the allowed shift and the baseline's range \(3 or more fail\): anomaly$/,
     );
     assert.equal(three.decision, 'marginal');
 
@@ -568,7 +568,7 @@ describe('canary judge: anomaly model', () => {
     assert.equal(metricOf(two, 'latency_p99_ms').outcome, 'pass');
     assert.match(
       metricOf(two, 'latency_p99_ms').summary,
-      /2 of 60 canary scores ≥ 0\.9 beyond the allowed shift \(3 or more fail\)$/,
+      /2 of 60 canary scores ≥ 0\.9 beyond the allowed shift and the baseline's range \(3 or more fail\)$/,
     );
     assert.equal(two.decision, 'pass');
 
@@ -593,7 +593,7 @@ describe('canary judge: anomaly model', () => {
 
   test('anomalies alone on a critical metric hold the canary (marginal); with a second failing metric it fails', () => {
     const judgement = judgeCanary({
-      ...spiked(healthyInput(17), 'error_rate', 4, 2),
+      ...spiked(healthyInput(17), 'error_rate', 4, 3),
       anomalyScores: { error_rate: scores([1, 1, 1, 1]) },
     });
     assert.equal(metricOf(judgement, 'error_rate').rule, 'anomaly-model');
@@ -601,7 +601,7 @@ describe('canary judge: anomaly model', () => {
     assert.doesNotMatch(judgement.summary, /critical/);
     assert.match(judgement.summary, /failed: error_rate/);
 
-    const spikes = spiked(spiked(healthyInput(17), 'error_rate', 4, 2), 'latency_p99_ms', 3, 1.6);
+    const spikes = spiked(spiked(healthyInput(17), 'error_rate', 4, 3), 'latency_p99_ms', 3, 1.6);
     const two = judgeCanary({
       ...spikes,
       anomalyScores: { error_rate: scores([1, 1, 1, 1]), latency_p99_ms: scores([1, 1, 1]) },
