@@ -1,9 +1,14 @@
 // From an accepted API request (or a test's) to the workflow's input: every default applied here,
 // and every semantic rule the JSON schema cannot express checked here, each problem naming its field.
 import { createHash } from 'node:crypto';
-import { validateJudgeConfig } from '../activities/analysis/canary-judge.js';
+import { DEFAULT_JUDGE_CONFIG, validateJudgeConfig } from '../activities/analysis/canary-judge.js';
 import { judgeConfigFor } from '../activities/analysis/judge-config.js';
-import { DEFAULT_QUERIES, telemetrySettingsProblems } from '../activities/telemetry/prometheus.js';
+import {
+  DEFAULT_QUERIES,
+  DEFAULT_SCRAPE_INTERVAL_SECONDS,
+  PrometheusTelemetrySource,
+  telemetrySettingsProblems,
+} from '../activities/telemetry/prometheus.js';
 import type { Config } from './config.js';
 import { telemetrySourceOf } from './config.js';
 import {
@@ -76,6 +81,33 @@ export function releaseRequestProblems(request: CreateReleaseRequest, config: Co
         });
       }
     });
+  }
+  // A window must hold enough independent samples for the judge: Prometheus's step is at least two
+  // scrape intervals, so a short window on a slow scrape can never be judged.
+  for (const name of prometheusClouds) {
+    const cloud = config.clouds.find((candidate) => candidate.name === name)!;
+    const scrape = cloud.prometheus?.scrapeIntervalSeconds ?? DEFAULT_SCRAPE_INTERVAL_SECONDS;
+    const interval = request.canary?.analysisIntervalSeconds ?? RELEASE_DEFAULTS.analysisIntervalSeconds;
+    const plan = new PrometheusTelemetrySource({
+      cloud: name,
+      url: 'http://unused',
+      scrapeIntervalSeconds: scrape,
+    }).windowPlan({
+      windowSeconds: interval,
+      ...(request.canary?.telemetry ? { settings: request.canary.telemetry } : {}),
+    });
+    const samples = Math.floor(plan.windowSeconds / plan.stepSeconds + 1e-9);
+    const needed = request.canary?.judge?.minSamples ?? DEFAULT_JUDGE_CONFIG.minSamples ?? 20;
+    if (samples < needed) {
+      problems.push({
+        field: '/canary/analysisIntervalSeconds',
+        message:
+          `${name} reads Prometheus, which scrapes every ${scrape} s: a ${plan.windowSeconds} s window holds ${samples} independent samples ` +
+          `(one per ${plan.stepSeconds} s step) and the judge needs ${needed}; use an analysis interval of at least ` +
+          `${Math.ceil(needed * plan.stepSeconds)} s, or set canary.telemetry.stepSeconds or canary.judge.minSamples`,
+      });
+      break;
+    }
   }
   if (request.faultPlan) {
     // Faults are injected by the simulations: a telemetry fault needs the cloud's telemetry source to be

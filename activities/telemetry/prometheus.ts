@@ -72,6 +72,8 @@ export const STATUS_QUERIES: Readonly<Record<Exclude<keyof TrackMetrics, 'reques
     predictionConfidence: `sum(increase(${confidence}_sum{{{selector}}}[{{window}}])) / sum(increase(${confidence}_count{{{selector}}}[{{window}}]))`,
   });
 
+/** How often Prometheus scrapes the model servers when the cloud's configuration does not say. */
+export const DEFAULT_SCRAPE_INTERVAL_SECONDS = 15;
 /** Samples per analysis window when the release does not set the step. */
 export const SAMPLES_PER_WINDOW = 30;
 /** History, in steps, when the release does not set historySeconds. */
@@ -123,7 +125,7 @@ export class PrometheusTelemetrySource implements TelemetrySource {
     ]);
     if (problems.length > 0) throw new RangeError(`prometheus selector: ${problems.join('; ')}`);
     this.selector = options.selector ?? DEFAULT_SELECTOR;
-    this.scrapeIntervalSeconds = options.scrapeIntervalSeconds ?? 15;
+    this.scrapeIntervalSeconds = options.scrapeIntervalSeconds ?? DEFAULT_SCRAPE_INTERVAL_SECONDS;
     this.concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
     this.clock = options.clock ?? (() => new Date());
   }

@@ -157,6 +157,37 @@ describe('configuration and release settings for prometheus telemetry', () => {
     assert.match(problems[0]!.message, /unknown placeholder \{\{job\}\}/);
   });
 
+  test('a window too short for the judge’s sample count on that scrape interval is refused, saying what would do', () => {
+    const slow = parseConfig({
+      clouds: [
+        {
+          name: 'aws',
+          driver: 'simulated',
+          region: 'us-east-1',
+          jurisdiction: 'US',
+          telemetry: 'prometheus',
+          prometheus: { url: 'http://127.0.0.1:9090' },
+        },
+      ],
+    });
+    // The default 300 s window at the default 15 s scrape: one sample per 30 s step, 10 of 20.
+    const problems = releaseRequestProblems(request(undefined, ['aws']), slow);
+    assert.equal(problems.length, 1);
+    assert.equal(problems[0]!.field, '/canary/analysisIntervalSeconds');
+    assert.match(
+      problems[0]!.message,
+      /aws reads Prometheus, which scrapes every 15 s: a 300 s window holds 10 independent samples \(one per 30 s step\) and the judge needs 20; use an analysis interval of at least 600 s/,
+    );
+    assert.deepEqual(releaseRequestProblems(request({ analysisIntervalSeconds: 600 }, ['aws']), slow), []);
+    assert.deepEqual(
+      releaseRequestProblems(request({ telemetry: { stepSeconds: 15 } }, ['aws']), slow),
+      [],
+      'a release may choose overlapping samples',
+    );
+    // gcp in the shared config scrapes every second: the default window is plenty.
+    assert.deepEqual(releaseRequestProblems(request(undefined), config), []);
+  });
+
   test('a judged metric without a query is refused when a cloud reads Prometheus, accepted otherwise', () => {
     const judge = {
       metrics: [
