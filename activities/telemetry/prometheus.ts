@@ -252,7 +252,7 @@ export class PrometheusTelemetrySource implements TelemetrySource {
     const records = [...missing, ...outcomes.map((outcome) => outcome.record)];
     const telemetry: TelemetryRecord = {
       source: 'prometheus',
-      url: redact(this.options.url),
+      url: client.url,
       ...(unavailable.size > 0 ? { unavailable: [...unavailable].sort() } : {}),
       queries: records,
     };
@@ -447,15 +447,4 @@ export function telemetrySettingsProblems(
     }
   }
   return problems;
-}
-
-function redact(url: string): string {
-  try {
-    const parsed = new URL(url);
-    parsed.username = '';
-    parsed.password = '';
-    return parsed.toString().replace(/\/$/, '');
-  } catch {
-    return url;
-  }
 }

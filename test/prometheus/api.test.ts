@@ -8,12 +8,10 @@ import { parse } from 'yaml';
 import {
   createPrometheusClient,
   parseSampleValue,
-  PrometheusError,
-  type PrometheusResult,
   type QueryRecord,
 } from '../../activities/telemetry/prometheus-api.js';
 import { findFreePort, prometheusConfig } from '../../infra/prometheus/local.js';
-import { SilentServer } from './metrics-server.js';
+import { failure, SilentServer } from './metrics-server.js';
 
 interface GeneratedConfig {
   global: Record<string, string>;
@@ -22,16 +20,6 @@ interface GeneratedConfig {
     metrics_path: string;
     static_configs: Array<{ targets: string[]; labels?: Record<string, string> }>;
   }>;
-}
-
-async function failure(call: Promise<PrometheusResult>): Promise<PrometheusError> {
-  try {
-    await call;
-  } catch (error) {
-    assert.ok(error instanceof PrometheusError, `expected a PrometheusError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('the query should have failed');
 }
 
 void test('a closed port is unreachable after retries + 1 attempts, with backoff', async () => {

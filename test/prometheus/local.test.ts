@@ -15,12 +15,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import {
-  createPrometheusClient,
-  PrometheusError,
-  type PrometheusClient,
-  type PrometheusResult,
-} from '../../activities/telemetry/prometheus-api.js';
+import { createPrometheusClient, type PrometheusClient } from '../../activities/telemetry/prometheus-api.js';
 import { isProcessAlive } from '../../infra/build-cache.js';
 import {
   activeTargets,
@@ -31,7 +26,7 @@ import {
   type PrometheusHandle,
   type ScrapeTarget,
 } from '../../infra/prometheus/local.js';
-import { MetricsServer } from './metrics-server.js';
+import { failure, MetricsServer } from './metrics-server.js';
 
 const LOCAL_MODULE = fileURLToPath(new URL('../../infra/prometheus/local.js', import.meta.url));
 
@@ -42,17 +37,6 @@ async function waitUntilGone(pid: number, timeoutMs = 10_000): Promise<boolean> 
     await delay(50);
   }
   return true;
-}
-
-/** Rejects with the PrometheusError the call throws (and fails the test if it resolves). */
-async function failure(call: Promise<PrometheusResult>): Promise<PrometheusError> {
-  try {
-    await call;
-  } catch (error) {
-    assert.ok(error instanceof PrometheusError, `expected a PrometheusError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('the query should have failed');
 }
 
 void describe('a local Prometheus', { timeout: 240_000 }, () => {

@@ -1,8 +1,10 @@
 // A tiny scrape target for the Prometheus tests: node:http serving hand-written Prometheus text
 // metrics whose values the test sets: a counter that grows at a known rate, gauges with labels, and
 // gauges whose values are NaN, +Inf and -Inf.
+import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { PrometheusError, type PrometheusResult } from '../../activities/telemetry/prometheus-api.js';
 
 export interface MetricsServerOptions {
   /** How fast the counter grows, per second; it is bumped every 100 ms. */
@@ -134,4 +136,15 @@ async function listen(server: Server): Promise<number> {
     server.listen(0, '127.0.0.1', resolve);
   });
   return (server.address() as AddressInfo).port;
+}
+
+/** Rejects with the PrometheusError the call throws (and fails the test if it resolves). */
+export async function failure(call: Promise<PrometheusResult>): Promise<PrometheusError> {
+  try {
+    await call;
+  } catch (error) {
+    assert.ok(error instanceof PrometheusError, `expected a PrometheusError, got ${String(error)}`);
+    return error;
+  }
+  assert.fail('the query should have failed');
 }
