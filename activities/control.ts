@@ -8,7 +8,10 @@ import { canaryStepProblems } from '../domain/rules.js';
 import type { ComplianceReport, StagingReport, StepVerdict, TelemetryWindow } from '../domain/status.js';
 import { judgeStep, type Judge } from './analysis/judge.js';
 import type { FileAuditStore } from './audit.js';
+import type { Waiver } from '../domain/compliance.js';
+import type { NormalizedManifest } from '../domain/manifest.js';
 import type { ComplianceGate } from './compliance/gate.js';
+import type { ReleaseHistory } from './compliance/history.js';
 import type { TokenVerifier, Verification } from './credentials.js';
 import type { StagingTarget } from './staging.js';
 
@@ -17,6 +20,8 @@ export interface ControlDependencies {
   credentials: TokenVerifier;
   staging: StagingTarget;
   gate: ComplianceGate;
+  /** The gate's record of deployed versions (absent: nothing is recorded). */
+  history?: ReleaseHistory;
   judges: readonly Judge[];
   clock?: () => Date;
 }
@@ -55,8 +60,18 @@ export function createControlActivities(dependencies: ControlDependencies) {
       return dependencies.staging.stageAndEvaluate(request);
     },
 
-    evaluateCompliance(request: { input: ReleaseInput; staging: StagingReport }): Promise<ComplianceReport> {
-      return dependencies.gate.evaluate(request.input, request.staging);
+    evaluateCompliance(request: {
+      input: ReleaseInput;
+      staging: StagingReport;
+      waivers?: Waiver[];
+    }): Promise<ComplianceReport> {
+      return dependencies.gate.evaluate(request);
+    },
+
+    /** After promotion: the gate's own record of what is deployed, for the next release's checks. */
+    recordDeployed(request: { releaseId: string; manifest: NormalizedManifest }): Promise<void> {
+      dependencies.history?.recordDeployed(request.manifest, request.releaseId, clock().toISOString());
+      return Promise.resolve();
     },
 
     verifyCredential(request: { credential: string }): Promise<Verification> {

@@ -13,6 +13,8 @@ const Role = Type.Union([
   Type.Literal('operator'),
   Type.Literal('auditor'),
   Type.Literal('viewer'),
+  Type.Literal('regulatory-qa'),
+  Type.Literal('security'),
 ]);
 const UsersFile = Type.Object({
   users: Type.Array(

@@ -15,6 +15,7 @@ import metrics from './plugins/metrics.js';
 import openapi from './plugins/openapi.js';
 import services from './plugins/services.js';
 import health from './routes/health.js';
+import compliance from './routes/releases/compliance.js';
 import createRelease from './routes/releases/create.js';
 import getRelease from './routes/releases/get.js';
 import listReleases from './routes/releases/list.js';
@@ -69,6 +70,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(getRelease);
   await app.register(signoff);
   await app.register(operate);
+  await app.register(compliance);
   return app;
 }
 

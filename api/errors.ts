@@ -2,7 +2,7 @@
 // has one HTTP status. Sign-off and operator refusals reuse the workflow's own failure types
 // (domain/errors.ts, domain/rules.ts), so a client sees the same code whichever way it acted.
 import { Type, type Static } from 'typebox';
-import { SignoffRefusal } from '../domain/errors.js';
+import { SignoffRefusal, WaiverRefusal } from '../domain/errors.js';
 import type { FieldProblem } from '../domain/release-input.js';
 
 export const ERROR_STATUS = {
@@ -10,18 +10,25 @@ export const ERROR_STATUS = {
   INVALID_BODY: 400,
   BAD_REQUEST: 400,
   [SignoffRefusal.CommentRequired]: 400,
+  [WaiverRefusal.Invalid]: 400,
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,
   [SignoffRefusal.NotClinicalApprover]: 403,
   [SignoffRefusal.RequesterCannotApprove]: 403,
   NOT_PERMITTED: 403,
+  [WaiverRefusal.RoleMissing]: 403,
+  [WaiverRefusal.RequesterCannotWaive]: 403,
   RELEASE_NOT_FOUND: 404,
+  COMPLIANCE_NOT_EVALUATED: 404,
   ROUTE_NOT_FOUND: 404,
   RELEASE_ID_CONFLICT: 409,
   RELEASE_CLOSED: 409,
   [SignoffRefusal.AlreadySignedOff]: 409,
   [SignoffRefusal.NotAwaitingSignoff]: 409,
   INVALID_STATE: 409,
+  [WaiverRefusal.NotAwaitingWaivers]: 409,
+  [WaiverRefusal.NotWaivable]: 409,
+  [WaiverRefusal.AlreadyApproved]: 409,
   ACTION_REFUSED: 409,
   BODY_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
@@ -43,6 +50,16 @@ export const ERROR_MEANINGS: Record<ErrorCode, string> = {
   REQUESTER_CANNOT_SIGN_OFF: 'The person who requested a release may not sign it off.',
   NOT_PERMITTED: 'The release refused the operator action for this person.',
   RELEASE_NOT_FOUND: 'No release has this id.',
+  COMPLIANCE_NOT_EVALUATED: 'The release has not reached its compliance gate yet.',
+  WAIVER_INVALID:
+    'The waiver needs a justification (10+ characters) and an expiry in the future within the policy’s limit.',
+  WAIVER_ROLE_MISSING: 'The caller holds none of the roles the policy names for approving waivers.',
+  REQUESTER_CANNOT_WAIVE: 'The person who requested a release may not waive its controls.',
+  NOT_AWAITING_WAIVERS:
+    'The release is not waiting for waivers (not in its compliance stage, or nothing to waive).',
+  CONTROL_NOT_WAIVABLE:
+    'The control is not a failed major that a waiver would release (blockers are never waivable).',
+  WAIVER_ALREADY_APPROVED: 'This person has already approved the waiver of this control.',
   ROUTE_NOT_FOUND: 'No such route.',
   RELEASE_ID_CONFLICT: 'A release with this id exists and was created from a different request.',
   RELEASE_CLOSED: 'The release has ended; it accepts no more actions.',

@@ -117,7 +117,13 @@ export const ReleaseStatusSchema = Type.Object(
       Type.Unknown({ description: 'Staging deployment, smoke test and evaluation metrics.' }),
     ),
     compliance: Type.Optional(
-      Type.Unknown({ description: 'The compliance report: per-control findings and evidence.' }),
+      Type.Unknown({
+        description:
+          'The compliance report: decision, score and every control with its evidence (GET /releases/{releaseId}/compliance describes it).',
+      }),
+    ),
+    waivers: Type.Optional(
+      Type.Unknown({ description: 'Waivers of failed major controls submitted in the compliance stage.' }),
     ),
     signoff: Type.Object(
       {
@@ -188,4 +194,103 @@ export const OperateResultSchema = Type.Object({
   action: Type.Enum(['pause', 'resume', 'abort', 'rollback']),
   stage: StageSchema,
   paused: Type.Boolean(),
+});
+
+const EvidenceItemSchema = Type.Object({
+  check: Type.String(),
+  path: Type.String({ description: 'JSON pointer into the manifest.' }),
+  observed: Type.Unknown(),
+  expected: Type.Unknown(),
+  status: Type.Enum(['pass', 'fail', 'error']),
+  message: Type.Optional(Type.String()),
+});
+
+const WaiverSchema = Type.Object({
+  control: Type.String(),
+  justification: Type.String(),
+  expiresAt: Type.String({ format: 'date-time' }),
+  requestedBy: Type.Object({ id: Type.String(), name: Type.Optional(Type.String()) }),
+  approvals: Type.Array(
+    Type.Object({
+      by: Type.Object({ id: Type.String(), name: Type.Optional(Type.String()) }),
+      role: Type.String(),
+      at: Type.String(),
+    }),
+  ),
+});
+
+export const ComplianceReportSchema = Type.Object(
+  {
+    decision: Type.Enum(['pass', 'blocked']),
+    passed: Type.Boolean(),
+    mode: Type.Enum(['policy', 'request-checks']),
+    score: Type.Number({ description: '100 × Σ weight(pass) / Σ weight(pass, fail, error); N/A excluded.' }),
+    minScore: Type.Number(),
+    reasons: Type.Array(Type.String(), { description: 'Why the release is blocked (empty on pass).' }),
+    awaitingWaivers: Type.Array(Type.String(), {
+      description: 'Failed majors that valid waivers would release (the release waits for them).',
+    }),
+    counts: Type.Record(Type.String(), Type.Integer()),
+    waiverPolicy: Type.Optional(
+      Type.Object({ approverRoles: Type.Array(Type.String()), maxDays: Type.Number() }),
+    ),
+    controls: Type.Array(
+      Type.Object({
+        id: Type.String(),
+        pack: Type.String(),
+        title: Type.String(),
+        severity: Type.Enum(['blocker', 'major', 'minor']),
+        source: Type.String(),
+        status: Type.Enum(['pass', 'fail', 'not_applicable', 'error']),
+        evidence: Type.Array(EvidenceItemSchema),
+        omittedPassingEvidence: Type.Optional(Type.Integer()),
+        notApplicableRule: Type.Optional(Type.String()),
+        ruleDigest: Type.String(),
+        waiver: Type.Optional(
+          Type.Object({ valid: Type.Boolean(), problems: Type.Array(Type.String()), waiver: WaiverSchema }),
+        ),
+      }),
+    ),
+    manifestDigest: Type.Optional(Type.String()),
+    policy: Type.Object({
+      name: Type.String(),
+      version: Type.String(),
+      digest: Type.String(),
+      packs: Type.Array(Type.Object({ id: Type.String(), version: Type.String(), controls: Type.Integer() })),
+    }),
+    engine: Type.Object({ name: Type.String(), version: Type.String() }),
+    evaluatedAt: Type.String(),
+    stored: Type.Optional(Type.Object({ path: Type.String(), digest: Type.String() })),
+  },
+  { description: 'The compliance gate’s report: decision, score, and every control with its evidence.' },
+);
+
+export const ComplianceResponse = Type.Object({
+  releaseId: Type.String(),
+  stage: StageSchema,
+  report: ComplianceReportSchema,
+  waivers: Type.Array(WaiverSchema),
+});
+
+export const WaiverBody = Type.Object(
+  {
+    control: Type.String({
+      minLength: 1,
+      maxLength: 200,
+      description: 'The id of the failed major control.',
+    }),
+    justification: Type.String({
+      minLength: 10,
+      maxLength: 4000,
+      description: 'Why the release may proceed despite the failure; recorded in the audit trail.',
+    }),
+    expiresAt: Type.String({ format: 'date-time', description: 'When the waiver stops counting.' }),
+  },
+  { additionalProperties: false },
+);
+
+export const WaiverResultSchema = Type.Object({
+  accepted: Type.Literal(true),
+  waiver: WaiverSchema,
+  missingRoles: Type.Array(Type.String(), { description: 'Roles whose approval the waiver still lacks.' }),
 });

@@ -232,6 +232,8 @@ async function createEnvironment(dataDir: string): Promise<Environment> {
       ...defaultPlacement(name),
     })),
     simulated: { latencyMs: 0, failureRate: 0 },
+    // The benchmark measures orchestration; its releases carry no manifest (bench:compliance measures the gate).
+    compliance: { requireManifest: false },
   });
   const connection = await NativeConnection.connect({ address });
   const clientConnection = await Connection.connect({ address });

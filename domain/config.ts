@@ -73,9 +73,9 @@ export type CloudConfig = Static<typeof CloudConfig>;
 
 /** The embedded default: three simulated clouds. */
 export const DEFAULT_CLOUDS: CloudConfig[] = [
-  { name: 'aws', driver: 'simulated', region: 'us-east-1', jurisdiction: 'US' },
+  { name: 'aws', driver: 'simulated', region: 'eu-central-1', jurisdiction: 'EU' },
   { name: 'azure', driver: 'simulated', region: 'westeurope', jurisdiction: 'EU' },
-  { name: 'gcp', driver: 'simulated', region: 'europe-west4', jurisdiction: 'EU' },
+  { name: 'gcp', driver: 'simulated', region: 'us-central1', jurisdiction: 'US' },
 ];
 
 /** Region and jurisdiction of the default cloud of that name (tests and benchmarks); others get an EU region. */
@@ -120,6 +120,20 @@ export const Config = Type.Object(
       minItems: 1,
       default: DEFAULT_CLOUDS,
     }),
+    compliance: Type.Object(
+      {
+        /** The policy packs (`*.yaml`) and their data (`data/*.yaml`). Default: the shipped `policies/`. */
+        policyDir: Type.Optional(Type.String({ minLength: 1 })),
+        /** More policy data files, loaded after the directory's (your registries, thresholds). */
+        policyData: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+        /**
+         * Whether a release must carry a manifest. When false, a release without one gets only the
+         * built-in request checks (digest pin, residency, staging smoke test), and its report says so.
+         */
+        requireManifest: Type.Boolean({ default: true }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     simulated: Type.Object(
       {
         /** Latency added to each simulated cloud call. */

@@ -42,3 +42,13 @@ export const SignoffRefusal = {
   CredentialInvalid: 'CREDENTIAL_INVALID',
 } as const;
 export type SignoffRefusal = (typeof SignoffRefusal)[keyof typeof SignoffRefusal];
+
+/** Why a waiver was not accepted (API 409/403/400, workflow update validator). */
+export const WaiverRefusal = {
+  NotAwaitingWaivers: 'NOT_AWAITING_WAIVERS',
+  NotWaivable: 'CONTROL_NOT_WAIVABLE',
+  RoleMissing: 'WAIVER_ROLE_MISSING',
+  RequesterCannotWaive: 'REQUESTER_CANNOT_WAIVE',
+  AlreadyApproved: 'WAIVER_ALREADY_APPROVED',
+  Invalid: 'WAIVER_INVALID',
+} as const;

@@ -19,6 +19,8 @@ import {
   type ReleaseInput,
 } from './release.js';
 import { canaryStepProblems, planWaves } from './rules.js';
+import { prefixProblems, readManifest } from '../activities/compliance/manifest.js';
+import type { NormalizedManifest } from './manifest.js';
 import { cloudTaskQueue, controlTaskQueue } from './task-queues.js';
 
 export interface FieldProblem {
@@ -109,6 +111,7 @@ export function releaseRequestProblems(request: CreateReleaseRequest, config: Co
       break;
     }
   }
+  problems.push(...manifestProblems(request, config));
   if (request.faultPlan) {
     // Faults are injected by the simulations: a telemetry fault needs the cloud's telemetry source to be
     // simulated, a driver fault its cloud driver.
@@ -139,6 +142,60 @@ export function releaseRequestProblems(request: CreateReleaseRequest, config: Co
     }
   }
   return problems;
+}
+
+/** The manifest's own problems (by pointer under /manifest) and its agreement with the request. */
+function manifestProblems(request: CreateReleaseRequest, config: Config): FieldProblem[] {
+  if (request.manifest === undefined) {
+    return config.compliance.requireManifest
+      ? [
+          {
+            field: '/manifest',
+            message:
+              'is required: the compliance gate judges every release by its manifest (medrelease.dev/v1; see examples/manifests/)',
+          },
+        ]
+      : [];
+  }
+  const result = readManifest(request.manifest);
+  if (result.problems) return prefixProblems(result.problems, '/manifest');
+  const manifest = result.manifest;
+  const problems: FieldProblem[] = [];
+  const agree = (field: string, requested: string, manifestField: string, declared: string) => {
+    if (requested !== declared)
+      problems.push({
+        field,
+        message: `'${requested}' does not match the manifest's ${manifestField} '${declared}'`,
+      });
+  };
+  agree('/model/name', request.model.name, 'model.name', manifest.model.name);
+  agree('/model/version', request.model.version, 'model.version', manifest.model.version);
+  agree('/model/image', request.model.image, 'model.artifact.image', manifest.model.artifact.image);
+  const targets = [...new Set(manifest.deployment.targets.map((target) => target.cloud))].sort();
+  const clouds = [...request.clouds].sort();
+  if (targets.join(',') !== clouds.join(','))
+    problems.push({
+      field: '/clouds',
+      message: `[${request.clouds.join(', ')}] must be the manifest's deployment targets [${targets.join(', ')}]`,
+    });
+  // The gate judges residency by the manifest's regions: they must be where the clouds really are.
+  manifest.deployment.targets.forEach((target, index) => {
+    const cloud = config.clouds.find((candidate) => candidate.name === target.cloud);
+    if (cloud && cloud.region !== target.region)
+      problems.push({
+        field: `/manifest/deployment/targets/${index}/region`,
+        message: `'${target.region}' is not the region of the configured cloud '${cloud.name}' (${cloud.region})`,
+      });
+  });
+  return problems;
+}
+
+/** The normalised manifest of a request that passed releaseRequestProblems. */
+export function manifestOf(request: CreateReleaseRequest): NormalizedManifest | undefined {
+  if (request.manifest === undefined) return undefined;
+  const result = readManifest(request.manifest);
+  if (result.problems) throw new Error(`the manifest is invalid: ${JSON.stringify(result.problems)}`);
+  return result.manifest;
 }
 
 /** Canonical hash of a create request: same body, same hash, whatever the key order. */
@@ -188,6 +245,8 @@ export function buildReleaseInput(options: {
     activityTimeoutSeconds: request.activityTimeoutSeconds ?? RELEASE_DEFAULTS.activityTimeoutSeconds,
     cloudStepAttempts: request.cloudStepAttempts ?? RELEASE_DEFAULTS.cloudStepAttempts,
     ...(request.faultPlan ? { faultPlan: request.faultPlan } : {}),
+    ...(request.manifest !== undefined ? { manifest: manifestOf(request)! } : {}),
+    waiverDeadlineSeconds: request.waiverDeadlineSeconds ?? RELEASE_DEFAULTS.waiverDeadlineSeconds,
     taskQueues: {
       control: controlTaskQueue(prefix),
       clouds: Object.fromEntries(request.clouds.map((name) => [name, cloudTaskQueue(name, prefix)])),

@@ -3,6 +3,7 @@
 // static types, so the two cannot drift apart.
 import { Type, type Static } from 'typebox';
 import type { JudgeConfig } from '../activities/analysis/canary-judge.js';
+import type { NormalizedManifest } from './manifest.js';
 
 export const CLOUD_NAME_PATTERN = '^[a-z][a-z0-9-]{1,30}$';
 export const RELEASE_ID_PATTERN = '^[a-z0-9][a-z0-9-]{2,62}$';
@@ -371,6 +372,23 @@ export const CreateReleaseRequest = Type.Object(
       }),
     ),
     faultPlan: Type.Optional(FaultPlan),
+    manifest: Type.Optional(
+      Type.Unknown({
+        description:
+          'The release manifest (medrelease.dev/v1): an object, or its JSON or YAML text. Its schema is published at ' +
+          '/v1/schemas/release-manifest.v1.json; every violation is reported by JSON pointer under /manifest. ' +
+          'Its model (name, version, artifact image) and deployment target clouds must match `model` and `clouds`. ' +
+          'Required unless the deployment sets compliance.requireManifest to false.',
+      }),
+    ),
+    waiverDeadlineSeconds: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        maximum: 30 * 86_400,
+        description:
+          'How long a release whose only obstacle is failed major controls waits in the compliance stage for waivers before it ends blocked. Default 1 day; 0 ends it at once.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -381,7 +399,8 @@ export interface Person {
   name: string;
   roles: Role[];
 }
-export type Role = 'release-manager' | 'clinical-approver' | 'operator' | 'auditor' | 'viewer';
+export type Role =
+  'release-manager' | 'clinical-approver' | 'operator' | 'auditor' | 'viewer' | 'regulatory-qa' | 'security';
 
 export interface CanarySettings {
   steps: number[];
@@ -416,6 +435,10 @@ export interface ReleaseInput {
   clouds: CloudTarget[];
   waves: string[][];
   dataResidency?: { allowedJurisdictions: string[] };
+  /** The normalised release manifest the compliance gate judges (absent only where not required). */
+  manifest?: NormalizedManifest;
+  /** Wait in the compliance stage for waivers of failed majors; absent in older releases: 0. */
+  waiverDeadlineSeconds?: number;
   canary: CanarySettings;
   signoff: { quorum: number; deadlineSeconds: number };
   keepWarmSeconds: number;
@@ -441,6 +464,7 @@ export const RELEASE_DEFAULTS = {
   keepWarmSeconds: 3600,
   activityTimeoutSeconds: 60,
   cloudStepAttempts: 8,
+  waiverDeadlineSeconds: 86_400,
 } as const;
 
 export const ACTIVE_STAGES = [
@@ -459,6 +483,7 @@ export const TERMINAL_STAGES = [
   'expired',
   'failed',
   'aborted',
+  'blocked',
 ] as const;
 export type ActiveStage = (typeof ACTIVE_STAGES)[number];
 export type TerminalStage = (typeof TERMINAL_STAGES)[number];

@@ -1,6 +1,6 @@
 // Pure release rules, shared by the workflow (which enforces them) and the API (which answers early
 // with the same words). No I/O and no Node built-ins: this module is bundled into workflow code.
-import { SignoffRefusal } from './errors.js';
+import { SignoffRefusal, WaiverRefusal } from './errors.js';
 import { isTerminal, type Person, type Stage } from './release.js';
 import type { OperatorAction, ReleaseStatus } from './status.js';
 
@@ -45,6 +45,68 @@ export function signoffRefusal(
       code: SignoffRefusal.CommentRequired,
       message: 'comment: a sign-off needs a comment of at least 3 characters',
     };
+  }
+  return undefined;
+}
+
+/**
+ * Why `actor` may not submit or approve a waiver of `control` now, or undefined when it counts:
+ * only in the compliance stage, only for a failed major the gate says a waiver would release, only
+ * by a role the policy names, never by the release's requester, once per person.
+ */
+export function waiverRefusal(
+  status: Pick<ReleaseStatus, 'stage' | 'requestedBy' | 'compliance' | 'waivers'>,
+  actor: Pick<Person, 'id' | 'roles'>,
+  request: { control: string; justification: string; expiresAt: string },
+  now: number,
+): Refusal | undefined {
+  const report = status.compliance;
+  if (status.stage !== 'compliance' || !report || (report.awaitingWaivers ?? []).length === 0) {
+    return {
+      code: WaiverRefusal.NotAwaitingWaivers,
+      message: `the release is in stage '${status.stage}' and is not waiting for waivers`,
+    };
+  }
+  if (!report.awaitingWaivers.includes(request.control)) {
+    return {
+      code: WaiverRefusal.NotWaivable,
+      message: `control: '${request.control}' is not a failed major awaiting a waiver (awaiting: ${report.awaitingWaivers.join(', ')})`,
+    };
+  }
+  const roles = report.waiverPolicy?.approverRoles ?? [];
+  const role = roles.find((candidate) => (actor.roles as string[]).includes(candidate));
+  if (!role) {
+    return {
+      code: WaiverRefusal.RoleMissing,
+      message: `'${actor.id}' has none of the roles that approve waivers (${roles.join(', ')})`,
+    };
+  }
+  if (actor.id === status.requestedBy.id) {
+    return {
+      code: WaiverRefusal.RequesterCannotWaive,
+      message: `'${actor.id}' requested this release and so may not waive its controls`,
+    };
+  }
+  const existing = (status.waivers ?? []).find((waiver) => waiver.control === request.control);
+  if (existing?.approvals.some((approval) => approval.by.id === actor.id)) {
+    return {
+      code: WaiverRefusal.AlreadyApproved,
+      message: `'${actor.id}' has already approved the waiver of ${request.control}`,
+    };
+  }
+  if (request.justification.trim().length < 10) {
+    return {
+      code: WaiverRefusal.Invalid,
+      message: 'justification: a waiver needs a justification of at least 10 characters',
+    };
+  }
+  const expires = Date.parse(request.expiresAt);
+  if (!Number.isFinite(expires) || expires <= now) {
+    return { code: WaiverRefusal.Invalid, message: 'expiresAt: must be a date-time in the future' };
+  }
+  const maxDays = report.waiverPolicy?.maxDays;
+  if (maxDays !== undefined && expires - now > maxDays * 86_400_000) {
+    return { code: WaiverRefusal.Invalid, message: `expiresAt: a waiver may run at most ${maxDays} days` };
   }
   return undefined;
 }

@@ -1,4 +1,5 @@
 // What a release reports about itself (the status query), and the records it is built from.
+import type { ComplianceReport, Waiver } from './compliance.js';
 import type { Person, Stage, TerminalStage } from './release.js';
 
 /** Aggregated telemetry of one track (stable or canary) over one analysis window. */
@@ -158,19 +159,7 @@ export interface OperatorAction {
   via: 'update' | 'signal';
 }
 
-export interface ComplianceFinding {
-  control: string;
-  title: string;
-  severity: 'blocker' | 'major' | 'minor';
-  passed: boolean;
-  evidence: string;
-}
-
-export interface ComplianceReport {
-  passed: boolean;
-  evaluatedAt: string;
-  findings: ComplianceFinding[];
-}
+export type { ComplianceReport } from './compliance.js';
 
 export interface StagingReport {
   deployedAt: string;
@@ -200,6 +189,8 @@ export interface ReleaseStatus {
   clouds: Record<string, CloudStatus>;
   staging?: StagingReport;
   compliance?: ComplianceReport;
+  /** Waivers of failed major controls submitted in the compliance stage (re-checked at each evaluation). */
+  waivers?: Waiver[];
   signoff: {
     quorum: number;
     deadline?: string;

@@ -99,9 +99,11 @@ async function up(): Promise<void> {
     CONFIG_FILE,
     `# Written by \`npm run lab:telemetry -- up\`: three simulated clouds whose canary telemetry is the\n` +
       `# lab's Prometheus (docs/telemetry.md). MEDRELEASE_CONFIG=${CONFIG_FILE} npm start\n` +
-      stringify({ clouds }),
+      `# The lab's releases carry no manifest: only the built-in request checks judge them (the compliance\n` +
+      `# gate on a full manifest is shown by examples/release-request.json on the default configuration).\n` +
+      stringify({ clouds, compliance: { requireManifest: false } }),
   );
-  const config = parseConfig({ dataDir: DATA_DIR, clouds });
+  const config = parseConfig({ dataDir: DATA_DIR, clouds, compliance: { requireManifest: false } });
   for (const cloud of config.clouds) {
     const driver = new SimulatedCloudDriver(cloud.name, {
       stateDir: stateDirectory(config, 'sim-clouds', cloud.name),

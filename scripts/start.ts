@@ -4,16 +4,21 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { SimulatedCloudDriver } from '../activities/cloud/simulated.js';
+import type { PreviousRelease } from '../activities/compliance/engine.js';
+import { redateExample } from '../activities/compliance/examples.js';
+import { FileReleaseHistory } from '../activities/compliance/history.js';
+import type { NormalizedManifest } from '../domain/manifest.js';
 import { ConfigError, loadConfig, type Config } from '../domain/config.js';
 import { startDevServer, type DevServerHandle } from '../infra/temporal.js';
 import { stateDirectory } from '../workers/factory.js';
 
 const distRoot = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
+const repoRoot = path.resolve(distRoot, '..');
 const UI_PORT = Number(process.env.MEDRELEASE_TEMPORAL_UI_PORT ?? 8233);
 /** Where `npm start` writes the configuration every process it starts reads, and `npm run demo` finds the API. */
 export const EFFECTIVE_CONFIG = '.data/effective-config.json';
@@ -25,25 +30,57 @@ const DEMO_USERS = [
   { id: 'dr-carol', name: 'Dr Carol Lindqvist (clinical approver)', roles: ['clinical-approver'] },
   { id: 'op-dave', name: 'Dave Novak (operator)', roles: ['operator'] },
   { id: 'au-erin', name: 'Erin Walsh (auditor)', roles: ['auditor', 'viewer'] },
+  { id: 'qa-fatima', name: 'Fatima Haddad (regulatory QA)', roles: ['regulatory-qa'] },
+  { id: 'sec-gustav', name: 'Gustav Berg (security)', roles: ['security'] },
 ];
 
 /** Models already running in the simulated clouds, so a demo release has a stable baseline to beat. */
 const DEMO_STABLE_MODELS = [
-  { name: 'chest-xray-triage', version: '2.3.0' },
+  { name: 'chest-xray-triage', version: '2.4.1' },
   { name: 'sepsis-risk', version: '1.8.2' },
 ];
 
 const log = (line: string) => console.log(`\x1b[1m[medrelease]\x1b[0m ${line}`);
 
 async function ensureDemoUsers(file: string): Promise<void> {
-  if (existsSync(file)) return;
+  // Users added to the demo since the file was made get tokens too; existing tokens are kept.
+  const existing = existsSync(file)
+    ? (JSON.parse(await readFile(file, 'utf8')) as { users: { id: string }[] }).users
+    : [];
+  const missing = DEMO_USERS.filter((user) => !existing.some((entry) => entry.id === user.id));
+  if (missing.length === 0) return;
   await mkdir(path.dirname(file), { recursive: true });
-  const users = DEMO_USERS.map((user) => ({
-    ...user,
-    token: `${user.id}.${randomBytes(24).toString('base64url')}`,
-  }));
+  const users = [
+    ...existing,
+    ...missing.map((user) => ({ ...user, token: `${user.id}.${randomBytes(24).toString('base64url')}` })),
+  ];
   await writeFile(file, `${JSON.stringify({ users }, null, 2)}\n`, { mode: 0o600 });
-  log(`created demo users with new tokens in ${file}`);
+  log(`demo users ${missing.map((user) => user.id).join(', ')}: new tokens in ${file}`);
+}
+
+/**
+ * The compliance gate's record of what is deployed (the demo's clouds run chest-xray-triage 2.4.1),
+ * and the example release request dated today in .data/examples/ (the shipped examples are dated).
+ */
+async function prepareComplianceDemo(config: Config): Promise<string> {
+  const examples = path.join(repoRoot, 'examples');
+  const seed = JSON.parse(await readFile(path.join(examples, 'manifests', 'history.json'), 'utf8')) as {
+    deployedVersion: string;
+    previous: PreviousRelease;
+  };
+  new FileReleaseHistory(stateDirectory(config, 'compliance', 'history')).seed(
+    'chest-xray-triage',
+    seed,
+    new Date().toISOString(),
+  );
+  const request = JSON.parse(await readFile(path.join(examples, 'release-request.json'), 'utf8')) as {
+    manifest?: NormalizedManifest;
+  };
+  if (request.manifest) request.manifest = redateExample(request.manifest, new Date());
+  const target = path.join(config.dataDir, 'examples', 'release-request.json');
+  await mkdir(path.dirname(target), { recursive: true });
+  await writeFile(target, `${JSON.stringify(request, null, 2)}\n`);
+  return target;
 }
 
 async function seedSimulatedClouds(config: Config): Promise<void> {
@@ -127,6 +164,7 @@ async function main(): Promise<void> {
   await mkdir(config.dataDir, { recursive: true });
   await ensureDemoUsers(config.users.file);
   await seedSimulatedClouds(config);
+  const exampleRequest = await prepareComplianceDemo(config);
 
   const [host, portText] = config.temporal.address.split(':');
   const local = host === '127.0.0.1' || host === 'localhost';
@@ -191,7 +229,8 @@ async function main(): Promise<void> {
     `  Temporal UI    ${config.temporal.uiUrl ?? '(external)'}`,
     `  Temporal       ${config.temporal.address}  namespace ${config.temporal.namespace}`,
     `  Clouds         ${config.clouds.map((cloud) => `${cloud.name} (${cloud.driver}, ${cloud.region})`).join(', ')}`,
-    `  Demo users     ${config.users.file} (bearer tokens for rm-alice, dr-bob, dr-carol, op-dave, au-erin)`,
+    `  Demo users     ${config.users.file} (bearer tokens for ${DEMO_USERS.map((user) => user.id).join(', ')})`,
+    `  Example        ${exampleRequest} (a release request with its manifest, dated today)`,
     '',
     '  Try it: npm run demo        Stop: Ctrl-C',
     '',

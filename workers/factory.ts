@@ -11,7 +11,9 @@ import { createCloudActivities } from '../activities/cloud/activities.js';
 import type { CloudDriver } from '../activities/cloud/driver.js';
 import { KubernetesCloudDriver, loadContext } from '../activities/cloud/kubernetes.js';
 import { SimulatedCloudDriver } from '../activities/cloud/simulated.js';
-import { baselineGate } from '../activities/compliance/gate.js';
+import { PolicyGate } from '../activities/compliance/gate.js';
+import { FileReleaseHistory } from '../activities/compliance/history.js';
+import { loadPolicyBundle } from '../activities/compliance/policy.js';
 import { createControlActivities } from '../activities/control.js';
 import { TokenVerifier } from '../activities/credentials.js';
 import { SimulatedStagingTarget } from '../activities/staging.js';
@@ -65,17 +67,31 @@ export interface WorkerContext {
   identity?: string;
 }
 
+/** The shipped policy packs, next to the compiled code's package root. */
+export const SHIPPED_POLICY_DIR = fileURLToPath(new URL('../../policies', import.meta.url));
+
+export function policyDirectory(config: Config): string {
+  return config.compliance.policyDir ? path.resolve(config.compliance.policyDir) : SHIPPED_POLICY_DIR;
+}
+
 export function stateDirectory(config: Config, ...parts: string[]): string {
   return path.resolve(config.dataDir, ...parts);
 }
 
 export async function createControlWorker(context: WorkerContext): Promise<Worker> {
   const { config } = context;
+  const history = new FileReleaseHistory(stateDirectory(config, 'compliance', 'history'));
   const activities = createControlActivities({
     audit: new FileAuditStore(stateDirectory(config, 'audit')),
     credentials: TokenVerifier.fromFile(config.users.file),
     staging: new SimulatedStagingTarget(),
-    gate: baselineGate,
+    gate: new PolicyGate({
+      bundle: loadPolicyBundle(policyDirectory(config), config.compliance.policyData),
+      history,
+      evidenceDir: stateDirectory(config, 'compliance', 'reports'),
+      requireManifest: config.compliance.requireManifest,
+    }),
+    history,
     judges: [createCanaryJudge()],
   });
   return Worker.create({

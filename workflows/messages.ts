@@ -3,6 +3,7 @@
 // the signal twins exist so that a person can act from the Temporal UI or CLI, and carry a
 // credential that an activity verifies before anything changes.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { Waiver } from '../domain/compliance.js';
 import type { Person } from '../domain/release.js';
 import type { CloudState, OperatorAction, ReleaseStatus, StepVerdict } from '../domain/status.js';
 
@@ -57,10 +58,26 @@ export interface CloudProgress {
   seq?: number;
 }
 
+export interface WaiverArgs {
+  by: Person;
+  control: string;
+  justification: string;
+  expiresAt: string;
+}
+
+export interface WaiverResult {
+  accepted: true;
+  waiver: Waiver;
+  /** Roles of the policy whose approval the waiver still lacks. */
+  missingRoles: string[];
+}
+
 export const statusQuery = defineQuery<ReleaseStatus>('status');
 export const signoffUpdate = defineUpdate<SignoffResult, [SignoffArgs]>('signoff');
 export const signoffSignal = defineSignal<[SignoffByCredentialArgs]>('signoffByCredential');
 export const operateUpdate = defineUpdate<OperateResult, [OperateArgs]>('operate');
+/** A waiver for a failed major control, or another approver's approval of one (compliance stage). */
+export const waiverUpdate = defineUpdate<WaiverResult, [WaiverArgs]>('waiver');
 export const operateSignal = defineSignal<[OperateByCredentialArgs]>('operateByCredential');
 
 /** From a CloudRolloutWorkflow to its parent: what just happened in that cloud. */

@@ -29,7 +29,7 @@ import {
   type Stage,
   type TerminalStage,
 } from '../domain/release.js';
-import { operatorRefusal, signoffRefusal } from '../domain/rules.js';
+import { operatorRefusal, signoffRefusal, waiverRefusal } from '../domain/rules.js';
 import { CloudsKey, ModelNameKey, ModelVersionKey, StageKey } from '../domain/search-attributes.js';
 import type { OperatorAction, ReleaseStatus, SignoffRecord, TimelineEvent } from '../domain/status.js';
 import { cloudOptions, controlOptions } from './activity-options.js';
@@ -41,6 +41,9 @@ import {
   setPausedSignal,
   signoffSignal,
   signoffUpdate,
+  waiverUpdate,
+  type WaiverArgs,
+  type WaiverResult,
   statusQuery,
   type OperateArgs,
   type OperateResult,
@@ -174,6 +177,58 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
     }
     await acceptSignoff(verified.person, args.decision, args.comment, 'signal');
   });
+
+  let waiverChanges = 0;
+  setHandler(
+    waiverUpdate,
+    async (args: WaiverArgs): Promise<WaiverResult> => {
+      const at = now();
+      const waivers = (status.waivers ??= []);
+      let waiver = waivers.find((candidate) => candidate.control === args.control);
+      const approval = { by: { id: args.by.id, name: args.by.name }, role: '', at };
+      const roles = status.compliance?.waiverPolicy?.approverRoles ?? [];
+      approval.role = roles.find((role) => (args.by.roles as string[]).includes(role)) ?? '';
+      if (!waiver) {
+        waiver = {
+          control: args.control,
+          justification: args.justification,
+          expiresAt: args.expiresAt,
+          requestedBy: { id: args.by.id, name: args.by.name },
+          approvals: [],
+        };
+        waivers.push(waiver);
+      } else if (Date.parse(args.expiresAt) < Date.parse(waiver.expiresAt)) {
+        // Every approver agrees to the shortest of the proposed terms.
+        waiver.expiresAt = args.expiresAt;
+      }
+      waiver.approvals.push(approval);
+      record(`waiver of ${args.control} approved by ${args.by.id} as ${approval.role}`);
+      waiverChanges += 1;
+      await control.recordAudit({
+        releaseId: input.releaseId,
+        type: 'compliance.waiver',
+        actor: args.by.id,
+        detail: {
+          control: args.control,
+          role: approval.role,
+          justification: args.justification,
+          expiresAt: args.expiresAt,
+        },
+      });
+      const approvedRoles = new Set(waiver.approvals.map((entry) => entry.role));
+      return {
+        accepted: true,
+        waiver,
+        missingRoles: roles.filter((role) => !approvedRoles.has(role)),
+      };
+    },
+    {
+      validator: (args: WaiverArgs) => {
+        const refusal = waiverRefusal(status, args.by, args, Date.now());
+        if (refusal) throw ApplicationFailure.nonRetryable(refusal.message, refusal.code);
+      },
+    },
+  );
 
   const operate = async (args: OperateArgs, via: 'update' | 'signal'): Promise<OperateResult> => {
     const action: OperatorAction = {
@@ -409,14 +464,41 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
 
     await holdWhilePaused();
     enter('compliance');
-    status.compliance = await control.evaluateCompliance({ input, staging: status.staging });
-    if (!status.compliance.passed) {
-      const blockers = status.compliance.findings.filter(
-        (finding) => !finding.passed && finding.severity === 'blocker',
+    const evaluate = async () => {
+      status.compliance = await control.evaluateCompliance({
+        input,
+        staging: status.staging!,
+        waivers: status.waivers ?? [],
+      });
+      record(
+        `compliance gate: ${status.compliance.decision}, score ${status.compliance.score}` +
+          ((status.compliance.awaitingWaivers ?? []).length > 0
+            ? `, awaiting waivers of ${status.compliance.awaitingWaivers.join(', ')}`
+            : ''),
       );
-      return finish('failed', {
+    };
+    await evaluate();
+    // Failed majors can be released by waivers: wait for them (each one re-evaluates the gate).
+    const waiverDeadline = Date.now() + (input.waiverDeadlineSeconds ?? 0) * 1000;
+    while (!status.compliance!.passed && (status.compliance!.awaitingWaivers ?? []).length > 0) {
+      const remaining = waiverDeadline - Date.now();
+      if (remaining <= 0) break;
+      const seen = waiverChanges;
+      if (!(await condition(() => waiverChanges !== seen, remaining))) break;
+      await evaluate();
+    }
+    if (!status.compliance!.passed) {
+      const report = status.compliance!;
+      const failing = (report.controls ?? [])
+        .filter((result) => result.status === 'fail' || result.status === 'error')
+        .filter((result) => result.severity !== 'minor')
+        .map((result) => `${result.id} (${result.status})`);
+      const reasons = (report.reasons ?? []).slice(0, 5).join('; ');
+      return finish(patched('compliance-blocked-outcome') ? 'blocked' : 'failed', {
         code: FailureCode.ComplianceBlocked,
-        message: `compliance gate blocked the release: ${blockers.map((finding) => `${finding.control} (${finding.evidence})`).join('; ')}`,
+        message:
+          `compliance gate blocked the release (score ${report.score}): ${reasons}` +
+          (failing.length > 0 ? `; failing: ${failing.join(', ')}` : ''),
       });
     }
 
@@ -465,6 +547,9 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
         ),
       ),
     );
+    if (input.manifest && patched('record-deployed')) {
+      await control.recordDeployed({ releaseId: input.releaseId, manifest: input.manifest });
+    }
     return finish('completed');
   };
 

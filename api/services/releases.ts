@@ -13,6 +13,7 @@ import {
   type WorkflowExecutionInfo,
   type WorkflowHandle,
 } from '@temporalio/client';
+import type { ComplianceReport, Waiver } from '../../domain/compliance.js';
 import type { Config } from '../../domain/config.js';
 import type { CreateReleaseRequest, Person, Stage } from '../../domain/release.js';
 import { buildReleaseInput, releaseRequestProblems } from '../../domain/release-input.js';
@@ -23,6 +24,9 @@ import type { ReleaseWorkflow } from '../../workflows/release.js';
 import {
   operateUpdate,
   signoffUpdate,
+  waiverUpdate,
+  type WaiverArgs,
+  type WaiverResult,
   statusQuery,
   type OperateArgs,
   type OperateResult,
@@ -140,6 +144,25 @@ export class ReleaseService {
     return this.update(releaseId, () =>
       handle.executeUpdate(signoffUpdate, { args: [{ approver, decision, comment }] }),
     );
+  }
+
+  /** The compliance report of a release (and the waivers submitted), once its gate has run. */
+  async compliance(
+    releaseId: string,
+  ): Promise<{ releaseId: string; stage: Stage; report: ComplianceReport; waivers: Waiver[] }> {
+    const status = await this.status(releaseId);
+    if (!status.compliance) {
+      throw new ApiError(
+        'COMPLIANCE_NOT_EVALUATED',
+        `release '${releaseId}' is in stage '${status.stage}' and has not been through its compliance gate`,
+      );
+    }
+    return { releaseId, stage: status.stage, report: status.compliance, waivers: status.waivers ?? [] };
+  }
+
+  async waive(releaseId: string, args: WaiverArgs): Promise<WaiverResult> {
+    const handle = await this.running(releaseId);
+    return this.update(releaseId, () => handle.executeUpdate(waiverUpdate, { args: [args] }));
   }
 
   async operate(releaseId: string, args: OperateArgs): Promise<OperateResult> {

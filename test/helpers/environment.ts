@@ -59,7 +59,7 @@ export interface RunningWorkers {
 
 export class TestEnvironment {
   readonly users: Record<
-    'manager' | 'approverA' | 'approverB' | 'approverC' | 'operator' | 'viewer',
+    'manager' | 'approverA' | 'approverB' | 'approverC' | 'operator' | 'viewer' | 'qa' | 'security',
     TestUser
   >;
 
@@ -106,6 +106,9 @@ export class TestEnvironment {
         ...defaultPlacement(name),
       })),
       simulated: { latencyMs: 0, failureRate: 0 },
+      // Releases of the workflow tests carry no manifest: the built-in request checks judge them.
+      // test/compliance/ runs the policy gate on manifests.
+      compliance: { requireManifest: false },
       ...options.configOverrides,
     });
     const connection = await NativeConnection.connect({ address });
@@ -206,6 +209,8 @@ function makeUsers(): TestEnvironment['users'] {
     approverC: user('dr-erin', 'Dr Erin Approver', ['clinical-approver']),
     operator: user('op-dave', 'Dave Operator', ['operator']),
     viewer: user('vw-frank', 'Frank Viewer', ['viewer']),
+    qa: user('qa-grace', 'Grace Regulatory-QA', ['regulatory-qa']),
+    security: user('sec-heidi', 'Heidi Security', ['security']),
   };
 }
 

@@ -335,22 +335,30 @@ describe('release workflow paths', () => {
     request.model.image = `registry.example/${request.model.name}:2.0.0`;
     const handle = await env.startRelease(request);
     const status = await handle.result();
-    assert.equal(status.outcome, 'failed');
+    assert.equal(status.outcome, 'blocked');
     assert.equal(status.reason?.code, 'COMPLIANCE_BLOCKED');
-    const failed = status
-      .compliance!.findings.filter((finding) => !finding.passed)
-      .map((finding) => finding.control);
+    const report = status.compliance!;
+    assert.equal(report.mode, 'request-checks', 'no manifest: only the built-in request checks ran');
+    const failed = report.controls
+      .filter((control) => control.status !== 'pass')
+      .map((control) => control.id);
     assert.deepEqual(failed.sort(), [
       'GDPR-ChV-Art44-46-EU-RESIDENCY',
       'HIPAA-164.312(c)(1)-IMAGE-DIGEST-PIN',
     ]);
-    assert.match(status.reason.message, /aws \(us-east-1, US\)/);
+    const residency = report.controls.find((control) => control.id === 'GDPR-ChV-Art44-46-EU-RESIDENCY')!;
+    assert.deepEqual(residency.evidence[0]!.observed, [
+      'aws: eu-central-1 (EU)',
+      'azure: westeurope (EU)',
+      'gcp: us-central1 (US)',
+    ]);
+    assert.match(status.reason.message, /GDPR-ChV-Art44-46-EU-RESIDENCY/);
     assert.equal(status.signoff.deadline, undefined, 'never reached sign-off');
   });
 
   test('an EU-only release to EU clouds passes the residency control', async () => {
     const request = env.request({
-      clouds: ['azure', 'gcp'],
+      clouds: ['aws', 'azure'],
       dataResidency: { allowedJurisdictions: ['EU'] },
       signoff: { quorum: 1, deadlineSeconds: 30 },
     });
