@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { SimulatedCloudDriver } from '../activities/cloud/simulated.js';
 import type { PreviousRelease } from '../activities/compliance/engine.js';
-import { redateExample } from '../activities/compliance/examples.js';
+import { EXAMPLE_RELEASES, redateExample } from '../activities/compliance/examples.js';
 import { FileReleaseHistory } from '../activities/compliance/history.js';
 import type { NormalizedManifest } from '../domain/manifest.js';
 import { ConfigError, loadConfig, type Config } from '../domain/config.js';
@@ -59,28 +59,32 @@ async function ensureDemoUsers(file: string): Promise<void> {
 }
 
 /**
- * The compliance gate's record of what is deployed (the demo's clouds run chest-xray-triage 2.4.1),
- * and the example release request dated today in .data/examples/ (the shipped examples are dated).
+ * For each example release (EXAMPLE_RELEASES: chest-xray-triage 2.5.0, sepsis-risk 1.9.0): the
+ * compliance gate's record of what is deployed (the demo's clouds run chest-xray-triage 2.4.1 and
+ * sepsis-risk 1.8.2; a model that already has a record keeps it), and the example release request
+ * dated today in <dataDir>/examples/ (the shipped examples are dated).
  */
-async function prepareComplianceDemo(config: Config): Promise<string> {
+async function prepareComplianceDemo(config: Config): Promise<string[]> {
   const examples = path.join(repoRoot, 'examples');
-  const seed = JSON.parse(await readFile(path.join(examples, 'manifests', 'history.json'), 'utf8')) as {
-    deployedVersion: string;
-    previous: PreviousRelease;
-  };
-  new FileReleaseHistory(stateDirectory(config, 'compliance', 'history')).seed(
-    'chest-xray-triage',
-    seed,
-    new Date().toISOString(),
-  );
-  const request = JSON.parse(await readFile(path.join(examples, 'release-request.json'), 'utf8')) as {
-    manifest?: NormalizedManifest;
-  };
-  if (request.manifest) request.manifest = redateExample(request.manifest, new Date());
-  const target = path.join(config.dataDir, 'examples', 'release-request.json');
-  await mkdir(path.dirname(target), { recursive: true });
-  await writeFile(target, `${JSON.stringify(request, null, 2)}\n`);
-  return target;
+  const history = new FileReleaseHistory(stateDirectory(config, 'compliance', 'history'));
+  const now = new Date();
+  const written: string[] = [];
+  for (const example of EXAMPLE_RELEASES) {
+    const seed = JSON.parse(await readFile(path.join(examples, 'manifests', example.history), 'utf8')) as {
+      deployedVersion: string;
+      previous: PreviousRelease;
+    };
+    history.seed(example.model, seed, now.toISOString());
+    const request = JSON.parse(await readFile(path.join(examples, example.request), 'utf8')) as {
+      manifest?: NormalizedManifest;
+    };
+    if (request.manifest) request.manifest = redateExample(request.manifest, now);
+    const target = path.join(config.dataDir, 'examples', example.request);
+    await mkdir(path.dirname(target), { recursive: true });
+    await writeFile(target, `${JSON.stringify(request, null, 2)}\n`);
+    written.push(target);
+  }
+  return written;
 }
 
 async function seedSimulatedClouds(config: Config): Promise<void> {
@@ -164,7 +168,7 @@ async function main(): Promise<void> {
   await mkdir(config.dataDir, { recursive: true });
   await ensureDemoUsers(config.users.file);
   await seedSimulatedClouds(config);
-  const exampleRequest = await prepareComplianceDemo(config);
+  const exampleRequests = await prepareComplianceDemo(config);
 
   const [host, portText] = config.temporal.address.split(':');
   const local = host === '127.0.0.1' || host === 'localhost';
@@ -186,7 +190,9 @@ async function main(): Promise<void> {
     log(`using the Temporal server at ${config.temporal.address}`);
   }
 
-  // Every process reads the same resolved configuration.
+  // Every process reads the same resolved configuration (and `npm run demo` finds the API in it). It
+  // is written in the current folder whatever the data directory is, so .data/ may not exist yet.
+  await mkdir(path.dirname(EFFECTIVE_CONFIG), { recursive: true });
   await writeFile(EFFECTIVE_CONFIG, `${JSON.stringify(config, null, 2)}\n`);
   const shared = {
     MEDRELEASE_CONFIG: path.resolve(EFFECTIVE_CONFIG),
@@ -230,7 +236,8 @@ async function main(): Promise<void> {
     `  Temporal       ${config.temporal.address}  namespace ${config.temporal.namespace}`,
     `  Clouds         ${config.clouds.map((cloud) => `${cloud.name} (${cloud.driver}, ${cloud.region})`).join(', ')}`,
     `  Demo users     ${config.users.file} (bearer tokens for ${DEMO_USERS.map((user) => user.id).join(', ')})`,
-    `  Example        ${exampleRequest} (a release request with its manifest, dated today)`,
+    ...exampleRequests.map((file, index) => `  ${(index === 0 ? 'Examples' : '').padEnd(15)}${file}`),
+    '                 (release requests with their manifests, dated today)',
     '',
     '  Try it: npm run demo        Stop: Ctrl-C',
     '',

@@ -10,6 +10,38 @@ import { approvalPayloadDigest } from './facts.js';
 /** The examples are evaluated as of this time. */
 export const EXAMPLE_TIME = new Date('2026-11-28T12:00:00Z');
 
+/**
+ * The complete example releases, each passing every control as of EXAMPLE_TIME with its history:
+ * the manifest (examples/manifests/), the sigstore bundle of its artifact (examples/signing/, inlined
+ * by `npm run examples:manifests`), the gate's record of the release before it (examples/manifests/)
+ * and the release request carrying the manifest (examples/). The first is the one the failure
+ * examples are derived from.
+ */
+export interface ExampleRelease {
+  model: string;
+  manifest: string;
+  bundle: string;
+  history: string;
+  request: string;
+}
+
+export const EXAMPLE_RELEASES: readonly ExampleRelease[] = [
+  {
+    model: 'chest-xray-triage',
+    manifest: 'compliant.yaml',
+    bundle: 'chest-xray-triage-2.5.0.sigstore.json',
+    history: 'history.json',
+    request: 'release-request.json',
+  },
+  {
+    model: 'sepsis-risk',
+    manifest: 'sepsis-risk.yaml',
+    bundle: 'sepsis-risk-1.9.0.sigstore.json',
+    history: 'sepsis-risk.history.json',
+    request: 'release-request.sepsis.json',
+  },
+];
+
 export function exampleHistory(file: string): NonNullable<EvaluationContext['history']> {
   return JSON.parse(readFileSync(file, 'utf8')) as NonNullable<EvaluationContext['history']>;
 }

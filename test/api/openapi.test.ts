@@ -55,12 +55,15 @@ describe('OpenAPI', () => {
       'GET /readyz',
       'GET /releases',
       'GET /releases/{releaseId}',
+      'GET /releases/{releaseId}/compliance',
+      'GET /schemas/release-manifest.v1.json',
       'POST /releases',
       'POST /releases/{releaseId}/abort',
       'POST /releases/{releaseId}/pause',
       'POST /releases/{releaseId}/resume',
       'POST /releases/{releaseId}/rollback',
       'POST /releases/{releaseId}/signoff',
+      'POST /releases/{releaseId}/waivers',
     ]);
   });
 

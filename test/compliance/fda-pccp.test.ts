@@ -4,25 +4,39 @@
 // controls are not applicable exactly when their rule says so, and the rules for releases that
 // implement several modifications, first releases and pre-specified subgroups do what they say.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { cases } from '../../bench/compliance/cases/fda-pccp.js';
+import { describe, test } from 'node:test';
+import {
+  cases,
+  DOM,
+  IMPACT,
+  INPUTS,
+  INTENDED_USE,
+  LABELING,
+  PERF,
+  PROTOCOL,
+  SBOM,
+  SUBGROUPS,
+  TRACE,
+} from '../../bench/compliance/cases/fda-pccp.js';
 import type { CaseContext, ComplianceCase } from '../../bench/compliance/cases/types.js';
-import type { ControlResult, EvidenceItem } from '../../domain/compliance.js';
 import type { NormalizedManifest } from '../../domain/manifest.js';
-import { explain, runCase, shippedBundle } from './harness.js';
+import {
+  assertDocumented,
+  assertExamplePasses,
+  assertPackControls,
+  catalogCase,
+  controlOf,
+  type ControlSeverity,
+  describeCatalogCases,
+  explain,
+  narrowBundleTo,
+  problemAt,
+  problems,
+  runCase,
+  runCaseOnce,
+} from './harness.js';
 
-const DOM = 'FDA-PCCP-DoM-IN-SCOPE';
-const INTENDED_USE = 'FDA-PCCP-INTENDED-USE-UNCHANGED';
-const INPUTS = 'FDA-PCCP-INPUT-MODALITY-UNCHANGED';
-const PERF = 'FDA-PCCP-PERF-ACCEPTANCE';
-const PROTOCOL = 'FDA-PCCP-PROTOCOL-CONFORMANCE';
-const SUBGROUPS = 'FDA-PCCP-SUBGROUP-ACCEPTANCE';
-const IMPACT = 'FDA-PCCP-IMPACT-ASSESSMENT';
-const LABELING = 'FDA-PCCP-UPDATE-PROCEDURES-LABELING';
-const TRACE = 'FDA-PCCP-TRACEABILITY';
-const SBOM = 'FDA-FDCA-524B(b)(3)-SBOM-VULN';
-
-const CONTROLS: [string, 'blocker' | 'major'][] = [
+const CONTROLS: ControlSeverity[] = [
   [DOM, 'blocker'],
   [INTENDED_USE, 'blocker'],
   [INPUTS, 'blocker'],
@@ -34,14 +48,11 @@ const CONTROLS: [string, 'blocker' | 'major'][] = [
   [TRACE, 'major'],
   [SBOM, 'major'],
 ];
-const PCCP_CONTROLS = CONTROLS.map(([id]) => id).filter((id) => id !== SBOM);
+const IDS = CONTROLS.map(([id]) => id);
+const PCCP_CONTROLS = IDS.filter((id) => id !== SBOM);
 
-/** A case of the catalog by control and name (fails loudly if it was renamed). */
-function catalogCase(control: string, name: string): ComplianceCase {
-  const found = cases.find((entry) => entry.control === control && entry.name === name);
-  if (!found) throw new Error(`no case '${name}' for ${control}`);
-  return found;
-}
+/** A case of the catalog run through the gate, once per file (the evidence tests reuse the result). */
+const run = (control: string, name: string) => runCaseOnce(catalogCase(cases, control, name));
 
 /** An ad-hoc case for the rule tests below. */
 function adHoc(
@@ -51,133 +62,56 @@ function adHoc(
   return { control, name: 'ad hoc', kind: 'violation', mutate };
 }
 
-type CaseResult = Awaited<ReturnType<typeof runCase>>;
-const results = new Map<ComplianceCase, Promise<CaseResult>>();
-/** Runs a case through the gate once (the evidence tests reuse the result). */
-function run(entry: ComplianceCase): Promise<CaseResult> {
-  let result = results.get(entry);
-  if (!result) {
-    result = runCase(entry);
-    results.set(entry, result);
-  }
-  return result;
-}
-
-function controlOf(report: CaseResult['report'], id: string): ControlResult {
-  const found = report.controls.find((entry) => entry.id === id);
-  if (!found) throw new Error(`no ${id} in the report`);
-  return found;
-}
-
-/** The non-passing evidence items of a control. */
-function problems(control: ControlResult): EvidenceItem[] {
-  return control.evidence.filter((item) => item.status !== 'pass');
-}
-
-/** The one non-passing item at a pointer (fails if there is none). */
-function problemAt(control: ControlResult, path: string): EvidenceItem {
-  const found = problems(control).find((item) => item.path === path);
-  assert.ok(found, `${control.id} has a problem at ${path}: ${explain(control)}`);
-  return found;
-}
-
 const change = (m: NormalizedManifest) => m.regulatory!.fda!.change!;
 
 describe('FDA pack: PCCP and premarket cybersecurity', () => {
   // runCase evaluates the shipped bundle; the assertions here are about this pack only, so while this
   // file runs the bundle holds only this pack's controls, which keeps ~200 gate runs well under 5 s.
-  // (The whole catalog against the whole bundle is test/compliance/catalog.test.ts.)
-  const bundle = shippedBundle();
-  const allControls = bundle.controls;
-  before(() => {
-    bundle.controls = allControls.filter((control) => control.pack === 'fda-pccp');
-  });
-  after(() => {
-    bundle.controls = allControls;
-  });
+  narrowBundleTo(IDS);
 
   test('ships the ten controls with the catalog severities, each with a source and a description', () => {
-    const own = shippedBundle().controls.filter((control) => control.pack === 'fda-pccp');
-    assert.deepEqual(
-      own.map((control) => [control.definition.id, control.severity]),
-      CONTROLS,
-    );
-    for (const control of own) {
-      assert.ok(control.definition.source.length > 20, `${control.definition.id} cites its source`);
-      assert.ok(control.definition.description.length > 100, `${control.definition.id} is described`);
-    }
+    assertDocumented(assertPackControls('fda-pccp', CONTROLS));
   });
 
   test('the compliant example passes every control of the pack', async () => {
-    const { report } = await runCase(adHoc(DOM, () => {}));
-    for (const [id] of CONTROLS) {
-      const control = controlOf(report, id);
-      assert.equal(control.status, 'pass', explain(control));
-    }
+    await assertExamplePasses(IDS);
   });
 
-  for (const [id] of CONTROLS) {
-    describe(id, () => {
-      const own = cases.filter((entry) => entry.control === id);
-
-      test('has at least 10 violations and 2 near misses, with unique names', () => {
-        assert.ok(own.filter((entry) => entry.kind === 'violation').length >= 10);
-        assert.ok(own.filter((entry) => entry.kind === 'near-miss').length >= 2);
-        assert.equal(new Set(own.map((entry) => entry.name)).size, own.length);
-      });
-
-      for (const entry of own) {
-        test(`${entry.kind}: ${entry.name}`, async () => {
-          const { control, report } = await run(entry);
-          if (entry.kind === 'violation') {
-            assert.ok(control.status === 'fail' || control.status === 'error', explain(control));
-            assert.ok(problems(control).length > 0, 'the evidence names what is wrong');
-          } else {
-            assert.equal(control.status, 'pass', explain(control));
-            // A near miss must not trip another control of this pack either.
-            for (const other of report.controls.filter((result) => result.pack === 'fda-pccp'))
-              assert.equal(other.status, 'pass', explain(other));
-          }
-        });
-      }
-    });
-  }
+  describeCatalogCases(cases, IDS);
 
   describe('evidence points at the offending field', () => {
     test('an unlisted modification: the id at its index', async () => {
-      const { control } = await run(catalogCase(DOM, 'a modification the PCCP does not enumerate'));
+      const { control } = await run(DOM, 'a modification the PCCP does not enumerate');
       const item = problemAt(control, '/regulatory/fda/change/modificationIds/0');
       assert.equal(item.observed, 'M9');
       assert.match(String(item.expected), /outside PCCP: route to Regulatory/);
     });
 
     test('a retrain that changed the architecture: the architecture digest', async () => {
-      const { control } = await run(catalogCase(DOM, 'retrain changed the cleared architecture'));
+      const { control } = await run(DOM, 'retrain changed the cleared architecture');
       assert.equal(problemAt(control, '/model/architectureDigest').status, 'fail');
     });
 
     test('a local site outside the allow-list: that target', async () => {
-      const { control } = await run(
-        catalogCase(DOM, 'local modification reaches a site it is not authorized for'),
-      );
+      const { control } = await run(DOM, 'local modification reaches a site it is not authorized for');
       assert.equal(problemAt(control, '/deployment/targets/2/site').observed, 'site-x');
     });
 
     test('a manufacturer not on the allow-list: that manufacturer', async () => {
-      const { control } = await run(catalogCase(INPUTS, 'a manufacturer not on the allow-list'));
+      const { control } = await run(INPUTS, 'a manufacturer not on the allow-list');
       assert.equal(problemAt(control, '/model/inputs/manufacturers/2').observed, 'Carestream Health');
       assert.equal(problems(control).length, 1);
     });
 
     test('a CI lower bound below the minimum: the statistic the protocol names', async () => {
-      const { control } = await run(catalogCase(PERF, 'sensitivity CI lower bound just below the minimum'));
+      const { control } = await run(PERF, 'sensitivity CI lower bound just below the minimum');
       const item = problemAt(control, '/validation/metrics/sensitivity/ci95/0');
       assert.equal(item.observed, 0.899);
       assert.equal(item.status, 'fail');
     });
 
     test('a missing metric is an error (missing evidence), not a pass', async () => {
-      const { control } = await run(catalogCase(PERF, 'sensitivity missing'));
+      const { control } = await run(PERF, 'sensitivity missing');
       assert.equal(control.status, 'error');
       const item = problemAt(control, '/validation/metrics/sensitivity/ci95/0');
       assert.equal(item.observed, null);
@@ -185,26 +119,24 @@ describe('FDA pack: PCCP and premarket cybersecurity', () => {
     });
 
     test('a test set that is not the frozen one: its digest', async () => {
-      const { control } = await run(catalogCase(PROTOCOL, 'test set digest is not the frozen one'));
+      const { control } = await run(PROTOCOL, 'test set digest is not the frozen one');
       assert.equal(problemAt(control, '/validation/testSets/0/digest').status, 'fail');
     });
 
     test('a subgroup regression: the group metric, with the previous value', async () => {
-      const { control } = await run(catalogCase(SUBGROUPS, 'women regressed by more than the allowed drop'));
+      const { control } = await run(SUBGROUPS, 'women regressed by more than the allowed drop');
       const item = problemAt(control, '/validation/subgroups/0/metrics/sensitivity/value');
       assert.deepEqual(item.observed, { current: 0.89, previous: 0.915 });
     });
 
     test('a regression found although the previous record is stored in another order', async () => {
-      const { control } = await run(
-        catalogCase(SUBGROUPS, 'site-f regressed, previous record stored in another order'),
-      );
+      const { control } = await run(SUBGROUPS, 'site-f regressed, previous record stored in another order');
       const item = problemAt(control, '/validation/subgroups/14/metrics/sensitivity/value');
       assert.deepEqual(item.observed, { current: 0.895, previous: 0.92 });
     });
 
     test('a risk file that was not updated: its version', async () => {
-      const { control } = await run(catalogCase(IMPACT, 'risk file not updated since the previous release'));
+      const { control } = await run(IMPACT, 'risk file not updated since the previous release');
       assert.equal(
         problemAt(control, '/regulatory/fda/change/impactAssessment/riskFileVersion').observed,
         '6',
@@ -212,14 +144,12 @@ describe('FDA pack: PCCP and premarket cybersecurity', () => {
     });
 
     test('a rollback to another artifact: the rollback digest', async () => {
-      const { control } = await run(
-        catalogCase(LABELING, 'rollback to an artifact that is not the previous release'),
-      );
+      const { control } = await run(LABELING, 'rollback to an artifact that is not the previous release');
       assert.equal(problemAt(control, '/deployment/rollout/rollback/previousDigest').status, 'fail');
     });
 
     test('a major version bump: the version, with the bump class', async () => {
-      const { control } = await run(catalogCase(TRACE, 'major version bump for a retrain'));
+      const { control } = await run(TRACE, 'major version bump for a retrain');
       assert.deepEqual(problemAt(control, '/model/version').observed, {
         from: '1.9.0',
         to: '2.5.0',
@@ -228,12 +158,12 @@ describe('FDA pack: PCCP and premarket cybersecurity', () => {
     });
 
     test('an old scan: the scan time', async () => {
-      const { control } = await run(catalogCase(SBOM, 'scan eight days old'));
+      const { control } = await run(SBOM, 'scan eight days old');
       assert.equal(problemAt(control, '/model/artifact/vulnScan/scannedAt').status, 'fail');
     });
 
     test('a critical finding whose waiver expired: the waiver and the count', async () => {
-      const { control } = await run(catalogCase(SBOM, 'a critical finding under an expired waiver'));
+      const { control } = await run(SBOM, 'a critical finding under an expired waiver');
       assert.equal(
         problemAt(control, '/model/artifact/vulnScan/waivedCves/0/waiverId').observed,
         'VW-2026-0002',
@@ -251,11 +181,11 @@ describe('FDA pack: PCCP and premarket cybersecurity', () => {
         }),
       );
       for (const id of PCCP_CONTROLS) {
-        const control = controlOf(report, id);
+        const control = controlOf(report.controls, id);
         assert.equal(control.status, 'not_applicable', explain(control));
         assert.match(control.notApplicableRule ?? '', /no FDA-authorized PCCP/);
       }
-      assert.equal(controlOf(report, SBOM).status, 'pass');
+      assert.equal(controlOf(report.controls, SBOM).status, 'pass');
     });
 
     test('applies: the registry has the model but the manifest lacks regulatory.fda (missing evidence)', async () => {
@@ -265,11 +195,11 @@ describe('FDA pack: PCCP and premarket cybersecurity', () => {
         }),
       );
       for (const id of [DOM, IMPACT, LABELING, TRACE]) {
-        const control = controlOf(report, id);
+        const control = controlOf(report.controls, id);
         assert.equal(control.status, 'error', explain(control));
       }
       assert.ok(
-        problems(controlOf(report, TRACE)).some(
+        problems(controlOf(report.controls, TRACE)).some(
           (item) => item.path === '/regulatory/fda/authorizationNumber',
         ),
       );
@@ -282,7 +212,7 @@ describe('FDA pack: PCCP and premarket cybersecurity', () => {
         }),
       );
       for (const id of PCCP_CONTROLS.filter((entry) => entry !== IMPACT))
-        assert.equal(problemAt(controlOf(report, id), '/model/name').observed, 'knee-mri-research');
+        assert.equal(problemAt(controlOf(report.controls, id), '/model/name').observed, 'knee-mri-research');
     });
   });
 
@@ -342,9 +272,9 @@ describe('FDA pack: PCCP and premarket cybersecurity', () => {
 
   describe('history', () => {
     test('a first release: the regression and rollback comparisons are vacuous, and the evidence says so', async () => {
-      const { report } = await run(catalogCase(TRACE, 'first release: bump from the cleared baseline 2.0.0'));
+      const { report } = await run(TRACE, 'first release: bump from the cleared baseline 2.0.0');
       for (const id of [SUBGROUPS, LABELING]) {
-        const control = controlOf(report, id);
+        const control = controlOf(report.controls, id);
         assert.equal(control.status, 'pass', explain(control));
         const note = control.evidence.find((item) => item.path === 'facts:/previous');
         assert.ok(
@@ -352,7 +282,7 @@ describe('FDA pack: PCCP and premarket cybersecurity', () => {
           `${id} says so`,
         );
       }
-      const bump = controlOf(report, TRACE).evidence.find((item) => item.path === '/model/version');
+      const bump = controlOf(report.controls, TRACE).evidence.find((item) => item.path === '/model/version');
       assert.deepEqual(bump?.observed, { from: '2.0.0', to: '2.5.0', bump: 'minor' });
     });
 
@@ -391,7 +321,7 @@ describe('FDA pack: PCCP and premarket cybersecurity', () => {
     });
 
     test('a pre-specified attribute without any result is missing evidence', async () => {
-      const { control } = await run(catalogCase(SUBGROUPS, 'ethnicity not reported'));
+      const { control } = await run(SUBGROUPS, 'ethnicity not reported');
       assert.equal(control.status, 'fail', explain(control));
       const missing = problems(control).filter((item) => item.path === '/validation/subgroups');
       assert.ok(missing.some((item) => item.status === 'error' && item.observed === null));

@@ -6,108 +6,62 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { cases, DPIA, RESIDENCY, STORAGE, TELEMETRY, TRAINING } from '../../bench/compliance/cases/gdpr.js';
-import type { ComplianceCase } from '../../bench/compliance/cases/types.js';
-import type { ControlResult, EvidenceItem } from '../../domain/compliance.js';
-import { compliantManifest, evaluate, explain, rebindApprovals, runCase, shippedBundle } from './harness.js';
+import type { ControlResult } from '../../domain/compliance.js';
+import {
+  assertExamplePasses,
+  assertPackControls,
+  catalogCase,
+  compliantManifest,
+  controlOf,
+  type ControlSeverity,
+  describeCatalogCases,
+  evaluate,
+  explain,
+  problemAt,
+  problems,
+  rebindApprovals,
+  runCaseOnce,
+  shippedBundle,
+} from './harness.js';
 
-const CONTROLS: [string, 'blocker' | 'major'][] = [
+const CONTROLS: ControlSeverity[] = [
   [RESIDENCY, 'blocker'],
   [TELEMETRY, 'major'],
   [STORAGE, 'major'],
   [DPIA, 'major'],
   [TRAINING, 'major'],
 ];
+const IDS = CONTROLS.map(([id]) => id);
 const GDPR_ONLY = [RESIDENCY, TELEMETRY, STORAGE, DPIA];
 
-type CaseResult = Awaited<ReturnType<typeof runCase>>;
-const results = new Map<ComplianceCase, Promise<CaseResult>>();
-/** Runs a case through the whole gate once (the evidence tests reuse the result). */
-function run(entry: ComplianceCase): Promise<CaseResult> {
-  let result = results.get(entry);
-  if (!result) {
-    result = runCase(entry);
-    results.set(entry, result);
-  }
-  return result;
-}
-
-function catalogCase(control: string, name: string): ComplianceCase {
-  const found = cases.find((entry) => entry.control === control && entry.name === name);
-  if (!found) throw new Error(`no case '${name}' for ${control}`);
-  return found;
-}
-
-async function controlOf(control: string, name: string): Promise<ControlResult> {
-  return (await run(catalogCase(control, name))).control;
-}
-
-function problems(control: ControlResult): EvidenceItem[] {
-  return control.evidence.filter((item) => item.status !== 'pass');
-}
-
-/** The one non-passing item at a pointer. */
-function problemAt(control: ControlResult, path: string): EvidenceItem {
-  const found = problems(control).filter((item) => item.path === path);
-  assert.equal(found.length, 1, `${explain(control)}: expected one problem at ${path}`);
-  return found[0]!;
+/** The result of a case's control (each case runs through the gate once). */
+async function caseControl(control: string, name: string): Promise<ControlResult> {
+  return (await runCaseOnce(catalogCase(cases, control, name))).control;
 }
 
 describe('GDPR pack', () => {
   test('defines its five controls with the catalog severities', () => {
-    const bundle = shippedBundle();
-    const own = bundle.controls.filter((control) => control.pack === 'gdpr');
-    assert.deepEqual(
-      own.map((control) => [control.definition.id, control.severity]),
-      CONTROLS,
-    );
-    const pack = bundle.packs.find((entry) => entry.id === 'gdpr');
+    assertPackControls('gdpr', CONTROLS);
+    const pack = shippedBundle().packs.find((entry) => entry.id === 'gdpr');
     assert.equal(pack?.title, 'GDPR: residency, transfers, storage limitation, DPIA, lawful basis');
   });
 
-  test('the compliant example passes every GDPR control', () => {
-    const manifest = compliantManifest();
-    rebindApprovals(manifest);
-    const report = evaluate(manifest);
-    for (const [id] of CONTROLS) {
-      const control = report.controls.find((result) => result.id === id);
-      assert.ok(control, id);
-      assert.equal(control.status, 'pass', explain(control));
-    }
+  test('the compliant example passes every GDPR control', async () => {
+    await assertExamplePasses(IDS);
   });
 
-  for (const [id] of CONTROLS) {
-    describe(id, () => {
-      const own = cases.filter((entry) => entry.control === id);
-      test('has at least 10 violations and 2 near misses, with unique names', () => {
-        assert.ok(own.filter((entry) => entry.kind === 'violation').length >= 10);
-        assert.ok(own.filter((entry) => entry.kind === 'near-miss').length >= 2);
-        assert.equal(new Set(own.map((entry) => entry.name)).size, own.length);
-      });
-      test('every violation fails or errors, every near miss passes', async () => {
-        const wrong: string[] = [];
-        for (const entry of own) {
-          const { control } = await run(entry);
-          const ok =
-            entry.kind === 'violation'
-              ? control.status === 'fail' || control.status === 'error'
-              : control.status === 'pass';
-          if (!ok) wrong.push(`${entry.kind} '${entry.name}': ${explain(control)}`);
-        }
-        assert.deepEqual(wrong, []);
-      });
-    });
-  }
+  describeCatalogCases(cases, IDS, { perControl: true });
 
   describe('evidence', () => {
     test('a London target fails at its region, with the region observed', async () => {
-      const control = await controlOf(RESIDENCY, 'AWS target in London (eu-west-2) without a transfer');
+      const control = await caseControl(RESIDENCY, 'AWS target in London (eu-west-2) without a transfer');
       const item = problemAt(control, '/deployment/targets/0/region');
       assert.equal(item.status, 'fail');
       assert.equal(item.observed, 'eu-west-2');
     });
 
     test('an unknown region is missing evidence, not a pass', async () => {
-      const control = await controlOf(RESIDENCY, 'unknown region name');
+      const control = await caseControl(RESIDENCY, 'unknown region name');
       assert.equal(control.status, 'error');
       const item = problemAt(control, '/deployment/targets/0/region');
       assert.equal(item.status, 'error');
@@ -115,25 +69,25 @@ describe('GDPR pack', () => {
     });
 
     test('an SCC transfer without a TIA points at the missing tiaRef and fails the US region', async () => {
-      const control = await controlOf(RESIDENCY, 'SCC transfer without a transfer impact assessment');
+      const control = await caseControl(RESIDENCY, 'SCC transfer without a transfer impact assessment');
       assert.equal(problemAt(control, '/regulatory/gdpr/transfers/0/tiaRef').status, 'error');
       assert.equal(problemAt(control, '/deployment/targets/2/region').observed, 'us-central1');
     });
 
     test('a DPF transfer to the UK fails at its mechanism', async () => {
-      const control = await controlOf(RESIDENCY, 'DPF used for a UK target');
+      const control = await caseControl(RESIDENCY, 'DPF used for a UK target');
       const item = problemAt(control, '/regulatory/gdpr/transfers/1/mechanism');
       assert.equal(item.observed, 'DPF');
     });
 
     test('a missing GDPR record is an error, not a pass or a silent N/A', async () => {
-      const control = await controlOf(RESIDENCY, 'GDPR record missing while targets are in the EEA');
+      const control = await caseControl(RESIDENCY, 'GDPR record missing while targets are in the EEA');
       assert.equal(control.status, 'error');
       assert.equal(problemAt(control, '/regulatory/gdpr/euDataSubjects').status, 'error');
     });
 
     test('a Japanese Datadog site in a container env is reported at that env value', async () => {
-      const control = await controlOf(TELEMETRY, 'Datadog AP1 (Japan) site in a container env');
+      const control = await caseControl(TELEMETRY, 'Datadog AP1 (Japan) site in a container env');
       const [item] = problems(control);
       assert.ok(item);
       assert.match(
@@ -144,37 +98,37 @@ describe('GDPR pack', () => {
     });
 
     test('a sink outside the EEA fails at its region; an undeclared vendor at its vendor', async () => {
-      const sydney = await controlOf(TELEMETRY, 'metrics sink in Sydney (ap-southeast-2)');
+      const sydney = await caseControl(TELEMETRY, 'metrics sink in Sydney (ap-southeast-2)');
       assert.equal(problemAt(sydney, '/deployment/logging/sinks/0/region').observed, 'ap-southeast-2');
-      const vendor = await controlOf(TELEMETRY, 'sink vendor is not a declared processor');
+      const vendor = await caseControl(TELEMETRY, 'sink vendor is not a declared processor');
       assert.equal(problemAt(vendor, '/deployment/logging/sinks/2/vendor').observed, 'honeycomb');
     });
 
     test('retention past the limit and a mismatched lifecycle rule are reported with their values', async () => {
-      const over = await controlOf(STORAGE, 'inputs kept one day past the limit (31)');
+      const over = await caseControl(STORAGE, 'inputs kept one day past the limit (31)');
       assert.equal(problemAt(over, '/deployment/dataRetention/inferenceInputsDays').observed, 31);
-      const indefinite = await controlOf(STORAGE, 'inputs kept indefinitely');
+      const indefinite = await caseControl(STORAGE, 'inputs kept indefinitely');
       assert.equal(
         problemAt(indefinite, '/deployment/dataRetention/inferenceInputsDays').observed,
         'indefinite',
       );
-      const lifecycle = await controlOf(STORAGE, 'input bucket lifecycle longer than declared (60 vs 30)');
+      const lifecycle = await caseControl(STORAGE, 'input bucket lifecycle longer than declared (60 vs 30)');
       assert.equal(problemAt(lifecycle, '/deployment/storage/0/lifecycleDays').observed, 60);
-      const noRule = await controlOf(STORAGE, 'input bucket without a lifecycle rule');
+      const noRule = await caseControl(STORAGE, 'input bucket without a lifecycle rule');
       assert.equal(problemAt(noRule, '/deployment/storage/0/lifecycleDays').status, 'fail');
     });
 
     test('a DPIA that misses a region or is too old points at that field', async () => {
-      const region = await controlOf(DPIA, 'DPIA does not cover the US target');
+      const region = await caseControl(DPIA, 'DPIA does not cover the US target');
       assert.equal(problemAt(region, '/deployment/targets/2/region').observed, 'us-central1');
-      const old = await controlOf(DPIA, 'DPIA approved 366 days ago');
+      const old = await caseControl(DPIA, 'DPIA approved 366 days ago');
       assert.equal(problemAt(old, '/regulatory/gdpr/dpia/approvedAt').observed, '2025-11-27T12:00:00Z');
     });
 
     test('an EU-sourced dataset without a basis is missing evidence at its gdprBasis', async () => {
-      const control = await controlOf(TRAINING, 'EU-sourced training data without a GDPR basis');
+      const control = await caseControl(TRAINING, 'EU-sourced training data without a GDPR basis');
       assert.equal(problemAt(control, '/trainingData/0/gdprBasis').status, 'error');
-      const consent = await controlOf(TRAINING, 'HIPAA basis "consent" is not an accepted basis');
+      const consent = await caseControl(TRAINING, 'HIPAA basis "consent" is not an accepted basis');
       assert.equal(problemAt(consent, '/trainingData/0/hipaaBasis').observed, 'consent');
     });
   });
@@ -192,7 +146,7 @@ describe('GDPR pack', () => {
     test('no EU data subjects and no EEA target: the GDPR-only controls are N/A, with the rule recorded', () => {
       const report = evaluate(outsideEea());
       for (const id of GDPR_ONLY) {
-        const control = report.controls.find((result) => result.id === id)!;
+        const control = controlOf(report.controls, id);
         assert.equal(control.status, 'not_applicable', explain(control));
         assert.match(
           control.notApplicableRule ?? '',
@@ -204,7 +158,7 @@ describe('GDPR pack', () => {
     test('the training-data basis still applies (its HIPAA part always does)', () => {
       const manifest = outsideEea();
       manifest.trainingData![0]!.hipaaBasis = 'consent';
-      const training = evaluate(manifest).controls.find((result) => result.id === TRAINING)!;
+      const training = controlOf(evaluate(manifest).controls, TRAINING);
       assert.equal(training.status, 'fail', explain(training));
       assert.equal(problemAt(training, '/trainingData/0/hipaaBasis').observed, 'consent');
     });
@@ -215,7 +169,7 @@ describe('GDPR pack', () => {
         delete dataset.euSourced;
         delete dataset.gdprBasis;
       }
-      const training = evaluate(manifest).controls.find((result) => result.id === TRAINING)!;
+      const training = controlOf(evaluate(manifest).controls, TRAINING);
       assert.equal(training.status, 'pass', explain(training));
     });
 
@@ -224,8 +178,7 @@ describe('GDPR pack', () => {
       manifest.regulatory!.gdpr!.euDataSubjects = false;
       rebindApprovals(manifest);
       const report = evaluate(manifest);
-      for (const id of GDPR_ONLY)
-        assert.equal(report.controls.find((result) => result.id === id)!.status, 'pass');
+      for (const id of GDPR_ONLY) assert.equal(controlOf(report.controls, id).status, 'pass');
     });
   });
 

@@ -5,22 +5,47 @@
 // verification behave as documented in docs/policies/hipaa.md.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { ControlResult, EvidenceItem } from '../../domain/compliance.js';
+import type { ControlResult } from '../../domain/compliance.js';
 import type { NormalizedManifest } from '../../domain/manifest.js';
-import { evaluateManifest } from '../../activities/compliance/engine.js';
-import type { CaseContext, ComplianceCase } from '../../bench/compliance/cases/types.js';
-import { cases, failedSignature, verifiedSignature } from '../../bench/compliance/cases/hipaa-integrity.js';
-import { compliantManifest, defaultContext, evaluate, explain, runCase, shippedBundle } from './harness.js';
+import {
+  containerEnv,
+  dig,
+  listAt,
+  modelContainer,
+  modelDeployment,
+  podSpec,
+} from '../../bench/compliance/cases/helpers.js';
+import type { CaseContext } from '../../bench/compliance/cases/types.js';
+import {
+  AUDIT,
+  BAA,
+  cases,
+  DIGEST_PIN,
+  failedSignature,
+  PHI_LOGS,
+  PHI_METADATA,
+  RETENTION,
+  SIGNATURE,
+  verifiedSignature,
+} from '../../bench/compliance/cases/hipaa-integrity.js';
+import {
+  assertCatalogShape,
+  assertExamplePasses,
+  assertPackControls,
+  compliantManifest,
+  controlOf,
+  type ControlSeverity,
+  describeCatalogCases,
+  evaluate,
+  evaluateWithPolicyData,
+  evidenceItem,
+  explain,
+  runCase,
+  shippedBundle,
+} from './harness.js';
 
-const AUDIT = 'HIPAA-164.312(b)-AUDIT-LOGGING';
-const DIGEST_PIN = 'HIPAA-164.312(c)(1)-IMAGE-DIGEST-PIN';
-const SIGNATURE = 'HIPAA-164.312(c)(1)-ARTIFACT-SIGNATURE';
-const PHI_METADATA = 'HIPAA-164.514(b)-NO-PHI-IN-METADATA';
-const PHI_LOGS = 'HIPAA-164.502(b)-NO-PHI-IN-LOGS';
-const RETENTION = 'HIPAA-164.316(b)(2)(i)-RETENTION-6Y';
-const BAA = 'HIPAA-164.308(b)(1)-BAA-PER-PROCESSOR';
 /** The pack's controls in order, with the catalog's severities. */
-const CONTROLS: [string, 'blocker' | 'major'][] = [
+const CONTROLS: ControlSeverity[] = [
   [AUDIT, 'blocker'],
   [DIGEST_PIN, 'blocker'],
   [SIGNATURE, 'blocker'],
@@ -30,7 +55,7 @@ const CONTROLS: [string, 'blocker' | 'major'][] = [
   [BAA, 'blocker'],
 ];
 /** This file's controls of the hipaa pack (the pack's other half has its own file). */
-const PART_B = new Set(CONTROLS.map(([id]) => id));
+const PART_B = CONTROLS.map(([id]) => id);
 
 /** Runs an ad-hoc case and returns the result of its control. */
 async function controlAfter(
@@ -45,27 +70,11 @@ const signed = (manifest: NormalizedManifest, context: CaseContext) => {
   context.signature = verifiedSignature(manifest.model.artifact.digest);
 };
 
-function item(result: ControlResult, check: string, status?: EvidenceItem['status']): EvidenceItem {
-  const found = result.evidence.find(
-    (entry) => entry.check.startsWith(check) && (!status || entry.status === status),
-  );
-  assert.ok(found, `${result.id} has ${status ?? 'an'} item of '${check}': ${explain(result)}`);
-  return found;
-}
-
 describe('HIPAA part B pack (policies/hipaa.yaml)', () => {
   test('ships the seven controls with the catalog severities, no N/A rule and a source each', () => {
-    const bundle = shippedBundle();
-    const own = bundle.controls.filter((control) => PART_B.has(control.definition.id));
-    assert.deepEqual(
-      own.map((control) => [control.definition.id, control.severity]),
-      CONTROLS,
-    );
-    const pack = bundle.packs.find((entry) => entry.id === 'hipaa');
-    assert.ok(
-      own.every((control) => control.pack === 'hipaa'),
-      'part of the hipaa pack',
-    );
+    // Only controls of the hipaa pack are selected, so all seven are part of it.
+    const own = assertPackControls('hipaa', CONTROLS, { part: true });
+    const pack = shippedBundle().packs.find((entry) => entry.id === 'hipaa');
     assert.equal(pack?.title, 'HIPAA Security and Privacy Rules, and electronic signatures');
     for (const control of own) {
       assert.equal(control.notApplicable, undefined, `${control.definition.id} always applies`);
@@ -74,16 +83,7 @@ describe('HIPAA part B pack (policies/hipaa.yaml)', () => {
   });
 
   test('the compliant example passes all seven controls', async () => {
-    const { report } = await runCase({
-      control: AUDIT,
-      name: 'compliant',
-      kind: 'near-miss',
-      mutate: signed,
-    });
-    for (const [id] of CONTROLS) {
-      const control = report.controls.find((entry) => entry.id === id)!;
-      assert.equal(control.status, 'pass', explain(control));
-    }
+    await assertExamplePasses(PART_B, signed);
   });
 
   test('the example passes the signature control with its own bundle, verified by the gate', (t) => {
@@ -93,35 +93,16 @@ describe('HIPAA part B pack (policies/hipaa.yaml)', () => {
       t.skip('the example carries no inline sigstore bundle yet');
       return;
     }
-    const control = evaluate(manifest).controls.find((entry) => entry.id === SIGNATURE)!;
+    const control = controlOf(evaluate(manifest).controls, SIGNATURE);
     assert.equal(control.status, 'pass', explain(control));
   });
 
   test('the violation catalog has at least 10 violations and 2 near misses per control, uniquely named', () => {
-    for (const [id] of CONTROLS) {
-      const own = cases.filter((entry) => entry.control === id);
-      assert.ok(own.filter((entry) => entry.kind === 'violation').length >= 10, `${id} violations`);
-      assert.ok(own.filter((entry) => entry.kind === 'near-miss').length >= 2, `${id} near misses`);
-      assert.equal(new Set(own.map((entry) => entry.name)).size, own.length, `${id} case names are unique`);
-    }
-    assert.ok(cases.every((entry) => CONTROLS.some(([id]) => id === entry.control)));
+    assertCatalogShape(cases, PART_B);
+    assert.ok(cases.every((entry) => PART_B.includes(entry.control)));
   });
 
-  for (const [id] of CONTROLS) {
-    describe(id, () => {
-      for (const entry of cases.filter((candidate: ComplianceCase) => candidate.control === id)) {
-        test(`${entry.kind}: ${entry.name}`, async () => {
-          const { control } = await runCase(entry);
-          if (entry.kind === 'violation')
-            assert.ok(
-              control.status === 'fail' || control.status === 'error',
-              `must not pass: ${explain(control)}`,
-            );
-          else assert.equal(control.status, 'pass', explain(control));
-        });
-      }
-    });
-  }
+  describeCatalogCases(cases, PART_B, { shapeTests: false });
 });
 
 describe('HIPAA part B evidence', () => {
@@ -129,7 +110,7 @@ describe('HIPAA part B evidence', () => {
     const control = await controlAfter(AUDIT, (manifest) => {
       manifest.deployment.targets[1]!.clusterProfile!.auditLogging!.enabled = false;
     });
-    const failed = item(control, 'every target cluster has Kubernetes audit logging enabled', 'fail');
+    const failed = evidenceItem(control, 'every target cluster has Kubernetes audit logging enabled', 'fail');
     assert.equal(failed.path, '/deployment/targets/1/clusterProfile/auditLogging/enabled');
     assert.equal(failed.observed, false);
   });
@@ -139,7 +120,7 @@ describe('HIPAA part B evidence', () => {
       const events = manifest.deployment.logging!.auditEvents!;
       events.fields = events.fields.filter((field) => field !== 'clientId' && field !== 'decision');
     });
-    assert.deepEqual(item(missing, 'audit events carry every field', 'fail').observed, [
+    assert.deepEqual(evidenceItem(missing, 'audit events carry every field', 'fail').observed, [
       'clientId',
       'decision',
     ]);
@@ -147,7 +128,7 @@ describe('HIPAA part B evidence', () => {
     const london = await controlAfter(AUDIT, (manifest) => {
       manifest.deployment.logging!.auditEvents!.sink!.region = 'eu-west-2';
     });
-    const region = item(london, 'the audit sink region passes', 'fail');
+    const region = evidenceItem(london, 'the audit sink region passes', 'fail');
     assert.equal(region.path, '/deployment/logging/auditEvents/sink/region');
     assert.equal(region.observed, 'eu-west-2');
 
@@ -161,16 +142,17 @@ describe('HIPAA part B evidence', () => {
 
   test('digest pinning names the unpinned container and the model container running another digest', async () => {
     const control = await controlAfter(DIGEST_PIN, (manifest) => {
-      const deployment = manifest.kubernetesManifests.find((object) => object.kind === 'Deployment')!;
-      const pod = (deployment.spec as { template: { spec: { containers: Record<string, unknown>[] } } })
-        .template.spec;
-      pod.containers.push({ name: 'audit-shipper', image: 'docker.io/fluent/fluent-bit:3.1.9' });
-      pod.containers[0]!.image = `registry.example.org/models/chest-xray-triage:2.5.0@sha256:${'0'.repeat(64)}`;
+      listAt(podSpec(manifest), 'containers').push({
+        name: 'audit-shipper',
+        image: 'docker.io/fluent/fluent-bit:3.1.9',
+      });
+      modelContainer(manifest).image =
+        `registry.example.org/models/chest-xray-triage:2.5.0@sha256:${'0'.repeat(64)}`;
     });
-    const unpinned = item(control, 'every container image is pinned by digest', 'fail');
+    const unpinned = evidenceItem(control, 'every container image is pinned by digest', 'fail');
     assert.equal(unpinned.path, '/kubernetesManifests/2/spec/template/spec/containers/1/image');
     assert.equal(unpinned.observed, 'docker.io/fluent/fluent-bit:3.1.9');
-    const other = item(control, 'every model-server container runs the artifact digest', 'fail');
+    const other = evidenceItem(control, 'every model-server container runs the artifact digest', 'fail');
     assert.equal(other.path, '/kubernetesManifests/2/spec/template/spec/containers/0/image');
   });
 
@@ -180,7 +162,7 @@ describe('HIPAA part B evidence', () => {
       context.signature = failedSignature('signature', 'the signature does not verify');
     });
     assert.equal(control.status, 'fail');
-    const verification = item(control, 'the gate verified the signature bundle', 'fail');
+    const verification = evidenceItem(control, 'the gate verified the signature bundle', 'fail');
     assert.equal(verification.path, '/model/artifact/signature/bundle');
     assert.deepEqual(verification.observed, {
       verified: false,
@@ -194,7 +176,7 @@ describe('HIPAA part B evidence', () => {
       context.signature = null;
     });
     assert.equal(missing.status, 'error');
-    assert.match(item(missing, 'the gate verified', 'error').message ?? '', /missing evidence/);
+    assert.match(evidenceItem(missing, 'the gate verified', 'error').message ?? '', /missing evidence/);
 
     const untrusted = await controlAfter(SIGNATURE, (manifest, context) => {
       context.signature = verifiedSignature(manifest.model.artifact.digest, {
@@ -205,7 +187,7 @@ describe('HIPAA part B evidence', () => {
         },
       });
     });
-    assert.deepEqual(item(untrusted, 'the signer is trusted', 'fail').observed, {
+    assert.deepEqual(evidenceItem(untrusted, 'the signer is trusted', 'fail').observed, {
       kind: 'certificate',
       identity: 'https://ci.example.org/other/build',
       issuer: 'https://token.ci.example.org',
@@ -214,31 +196,21 @@ describe('HIPAA part B evidence', () => {
 
   test('the PHI detector names the field and value, and shows the allow-listed contact as passing', async () => {
     const control = await controlAfter(PHI_METADATA, (manifest) => {
-      const deployment = manifest.kubernetesManifests.find((object) => object.kind === 'Deployment')!;
-      (deployment.metadata as Record<string, unknown>).annotations = { note: 'patient 123-45-6789' };
+      dig(modelDeployment(manifest), 'metadata').annotations = { note: 'patient 123-45-6789' };
     });
-    const ssn = item(control, 'no Social Security numbers', 'fail');
+    const ssn = evidenceItem(control, 'no Social Security numbers', 'fail');
     assert.equal(ssn.path, '/kubernetesManifests/2/metadata/annotations/note');
     assert.equal(ssn.observed, 'patient 123-45-6789');
-    const contact = item(control, 'no e-mail addresses', 'pass');
+    const contact = evidenceItem(control, 'no e-mail addresses', 'pass');
     assert.equal(contact.path, '/modelCard/contact');
     assert.equal(contact.observed, 'ai-safety@example-hospital.org');
   });
 
   test('the PHI allow-list ignores entries without a reviewer and honours a path limit', () => {
-    const bundle = shippedBundle();
-    const judge = (phiAllowList: unknown[], edit?: (manifest: NormalizedManifest) => void) => {
-      const manifest = compliantManifest();
-      edit?.(manifest);
-      const report = evaluateManifest(
-        manifest,
-        { ...bundle, data: { ...bundle.data, phiAllowList } },
-        { ...defaultContext(), signature: verifiedSignature(manifest.model.artifact.digest) },
-      );
-      return report.controls.find((entry) => entry.id === PHI_METADATA)!;
-    };
+    const judge = (phiAllowList: unknown[], edit?: (manifest: NormalizedManifest) => void) =>
+      controlOf(evaluateWithPolicyData({ phiAllowList }, edit), PHI_METADATA);
     const unreviewed = judge([{ detector: 'email', domain: 'example-hospital.org' }]);
-    assert.equal(item(unreviewed, 'no e-mail addresses', 'fail').path, '/modelCard/contact');
+    assert.equal(evidenceItem(unreviewed, 'no e-mail addresses', 'fail').path, '/modelCard/contact');
 
     const contactOnly = [
       {
@@ -250,13 +222,12 @@ describe('HIPAA part B evidence', () => {
     ];
     assert.equal(judge(contactOnly).status, 'pass');
     const elsewhere = judge(contactOnly, (manifest) => {
-      const deployment = manifest.kubernetesManifests.find((object) => object.kind === 'Deployment')!;
-      (deployment.metadata as Record<string, unknown>).annotations = {
+      dig(modelDeployment(manifest), 'metadata').annotations = {
         owner: 'radiology-ai@example-hospital.org',
       };
     });
     assert.equal(
-      item(elsewhere, 'no e-mail addresses', 'fail').path,
+      evidenceItem(elsewhere, 'no e-mail addresses', 'fail').path,
       '/kubernetesManifests/2/metadata/annotations/owner',
     );
 
@@ -271,16 +242,13 @@ describe('HIPAA part B evidence', () => {
 
   test('payload-logging evidence shows the env entry, and raw identifiers point at the audit field', async () => {
     const control = await controlAfter(PHI_LOGS, (manifest) => {
-      const deployment = manifest.kubernetesManifests.find((object) => object.kind === 'Deployment')!;
-      const pod = (deployment.spec as { template: { spec: { containers: { env: unknown[] }[] } } }).template
-        .spec;
-      pod.containers[0]!.env.push({ name: 'LOG_REQUEST_BODY', value: 'true' });
+      containerEnv(modelContainer(manifest)).push({ name: 'LOG_REQUEST_BODY', value: 'true' });
       manifest.deployment.logging!.auditEvents!.fields.push('patientId');
     });
-    const flag = item(control, 'no container environment variable', 'fail');
+    const flag = evidenceItem(control, 'no container environment variable', 'fail');
     assert.equal(flag.path, '/kubernetesManifests/2/spec/template/spec/containers/0/env/2');
     assert.deepEqual(flag.observed, { name: 'LOG_REQUEST_BODY', value: 'true' });
-    const raw = item(control, 'audit events carry pseudonymous IDs', 'fail');
+    const raw = evidenceItem(control, 'audit events carry pseudonymous IDs', 'fail');
     assert.equal(raw.path, '/deployment/logging/auditEvents/fields/8');
     assert.equal(raw.observed, 'patientId');
   });
@@ -289,7 +257,7 @@ describe('HIPAA part B evidence', () => {
     const control = await controlAfter(RETENTION, (manifest) => {
       manifest.deployment.dataRetention!.releaseRecordsYears = 6;
     });
-    const years = item(control, 'release records are kept', 'fail');
+    const years = evidenceItem(control, 'release records are kept', 'fail');
     assert.equal(years.path, '/deployment/dataRetention/releaseRecordsYears');
     assert.equal(years.observed, 6);
   });
@@ -301,10 +269,10 @@ describe('HIPAA part B evidence', () => {
       );
       manifest.deployment.backups!.push({ vendor: 'aws', region: 'eu-north-1' });
     });
-    const missing = item(control, 'every cloud and vendor has a signed BAA', 'fail');
+    const missing = evidenceItem(control, 'every cloud and vendor has a signed BAA', 'fail');
     assert.equal(missing.path, '/regulatory/hipaa/baa');
     assert.deepEqual(missing.observed, { party: 'azure', baa: [] });
-    const dpa = item(control, 'every cloud and vendor has a DPA', 'fail');
+    const dpa = evidenceItem(control, 'every cloud and vendor has a DPA', 'fail');
     assert.equal(dpa.path, '/regulatory/gdpr/processors/0');
     assert.deepEqual((dpa.observed as { regionsUsed: string[] }).regionsUsed, ['eu-central-1', 'eu-north-1']);
   });

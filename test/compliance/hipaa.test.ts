@@ -3,32 +3,36 @@
 // evidence), every near miss keeps it passing, the evidence points at the offending field, and the
 // rules that decide applicability (automatic logoff, manual PCCP modifications) do what they say.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { cases } from '../../bench/compliance/cases/hipaa.js';
-import type { ComplianceCase } from '../../bench/compliance/cases/types.js';
-import type { ControlResult, EvidenceItem } from '../../domain/compliance.js';
-import type { NormalizedManifest } from '../../domain/manifest.js';
-import { evaluateManifest } from '../../activities/compliance/engine.js';
-import type { PolicyBundle } from '../../activities/compliance/policy.js';
+import { describe, test } from 'node:test';
 import {
-  compliantManifest,
-  defaultContext,
-  evaluate,
+  AUTO_LOGOFF,
+  cases,
+  ENC_AT_REST,
+  MTLS,
+  NO_ANON,
+  SOD,
+  TLS,
+  UNIQUE_ID,
+} from '../../bench/compliance/cases/hipaa.js';
+import type { NormalizedManifest } from '../../domain/manifest.js';
+import {
+  assertDocumented,
+  assertExamplePasses,
+  assertPackControls,
+  catalogCase,
+  controlOf,
+  type ControlSeverity,
+  describeCatalogCases,
+  evaluateWithPolicyData,
   explain,
-  rebindApprovals,
+  narrowBundleTo,
+  objectPointer,
+  problems,
   runCase,
-  shippedBundle,
+  runCaseOnce,
 } from './harness.js';
 
-const NO_ANON = 'HIPAA-164.312(a)(1)-NO-ANON-ENDPOINT';
-const UNIQUE_ID = 'HIPAA-164.312(a)(2)(i)-UNIQUE-USER-ID';
-const SOD = 'NIST-AC-5+21CFR11-SOD-APPROVALS';
-const AUTO_LOGOFF = 'HIPAA-164.312(a)(2)(iii)-AUTO-LOGOFF';
-const ENC_AT_REST = 'HIPAA-164.312(a)(2)(iv)-ENC-AT-REST';
-const TLS = 'HIPAA-164.312(e)(1)-TLS-IN-TRANSIT';
-const MTLS = 'HIPAA-164.312(e)(2)(i)-MTLS-IN-CLUSTER';
-
-const CONTROLS: [string, 'blocker' | 'major'][] = [
+const CONTROLS: ControlSeverity[] = [
   [NO_ANON, 'blocker'],
   [UNIQUE_ID, 'blocker'],
   [SOD, 'blocker'],
@@ -38,135 +42,49 @@ const CONTROLS: [string, 'blocker' | 'major'][] = [
   [MTLS, 'major'],
 ];
 /** This file's controls of the hipaa pack (the pack's other half has its own file). */
-const PART_A = new Set(CONTROLS.map(([id]) => id));
+const PART_A = CONTROLS.map(([id]) => id);
 
-/** A case of the catalog by control and name (fails loudly if it was renamed). */
-function catalogCase(control: string, name: string): ComplianceCase {
-  const found = cases.find((entry) => entry.control === control && entry.name === name);
-  if (!found) throw new Error(`no case '${name}' for ${control}`);
-  return found;
-}
-
-type CaseResult = Awaited<ReturnType<typeof runCase>>;
-const results = new Map<ComplianceCase, Promise<CaseResult>>();
-/** Runs a case through the whole gate once (the evidence tests reuse the result). */
-function run(entry: ComplianceCase): Promise<CaseResult> {
-  let result = results.get(entry);
-  if (!result) {
-    result = runCase(entry);
-    results.set(entry, result);
-  }
-  return result;
-}
-
-/** The non-passing evidence items of a control. */
-function problems(control: ControlResult): EvidenceItem[] {
-  return control.evidence.filter((item) => item.status !== 'pass');
-}
-
-/** The compliant example with its approvals bound to it, evaluated with a modified policy bundle. */
-function evaluateWith(
-  data: Record<string, unknown>,
-  mutate: (manifest: NormalizedManifest) => void = () => {},
-): ControlResult[] {
-  const manifest = compliantManifest();
-  mutate(manifest);
-  rebindApprovals(manifest);
-  const shipped = shippedBundle();
-  const bundle: PolicyBundle = { ...shipped, data: { ...shipped.data, ...data } };
-  const context = defaultContext();
-  return evaluateManifest(manifest, bundle, { now: context.now, signature: null, history: context.history })
-    .controls;
-}
+/** A case of the catalog run through the gate, once per file (the evidence tests reuse the result). */
+const run = (control: string, name: string) => runCaseOnce(catalogCase(cases, control, name));
 
 describe('HIPAA pack, part A', () => {
   // runCase evaluates the shipped bundle; the assertions here are about this pack only, so while this
   // file runs the bundle holds only this pack's controls, which keeps ~150 gate runs well under 5 s.
-  // (The whole catalog against the whole bundle is test/compliance/catalog.test.ts.)
-  const bundle = shippedBundle();
-  const allControls = bundle.controls;
-  before(() => {
-    bundle.controls = allControls.filter((control) => PART_A.has(control.definition.id));
-  });
-  after(() => {
-    bundle.controls = allControls;
-  });
+  narrowBundleTo(PART_A);
 
   test('ships the seven controls with the catalog severities, each with a source and a description', () => {
-    const own = shippedBundle().controls.filter((control) => PART_A.has(control.definition.id));
-    assert.deepEqual(
-      own.map((control) => [control.definition.id, control.severity]),
-      CONTROLS,
-    );
-    for (const control of own) {
-      assert.ok(control.definition.source.length > 20, `${control.definition.id} cites its source`);
-      assert.ok(control.definition.description.length > 100, `${control.definition.id} is described`);
-    }
+    assertDocumented(assertPackControls('hipaa', CONTROLS, { part: true }));
   });
 
-  test('the compliant example passes every control of the pack', () => {
-    const manifest = compliantManifest();
-    rebindApprovals(manifest);
-    const report = evaluate(manifest);
-    for (const [id] of CONTROLS) {
-      const control = report.controls.find((entry) => entry.id === id);
-      assert.equal(control?.status, 'pass', control ? explain(control) : `${id} missing`);
-    }
+  test('the compliant example passes every control of the pack', async () => {
+    await assertExamplePasses(PART_A);
   });
 
-  for (const [id] of CONTROLS) {
-    describe(id, () => {
-      const own = cases.filter((entry) => entry.control === id);
-
-      test('has at least 10 violations and 2 near misses, with unique names', () => {
-        assert.ok(own.filter((entry) => entry.kind === 'violation').length >= 10);
-        assert.ok(own.filter((entry) => entry.kind === 'near-miss').length >= 2);
-        assert.equal(new Set(own.map((entry) => entry.name)).size, own.length);
-      });
-
-      for (const entry of own) {
-        test(`${entry.kind}: ${entry.name}`, async () => {
-          const { control, report } = await run(entry);
-          if (entry.kind === 'violation') {
-            assert.ok(control.status === 'fail' || control.status === 'error', explain(control));
-            assert.ok(problems(control).length > 0, 'the evidence names what is wrong');
-          } else {
-            assert.equal(control.status, 'pass', explain(control));
-            // A near miss must not trip another control of this pack either.
-            for (const other of report.controls.filter((result) => result.pack === 'hipaa'))
-              assert.equal(other.status, 'pass', explain(other));
-          }
-        });
-      }
-    });
-  }
+  describeCatalogCases(cases, PART_A);
 
   describe('evidence points at the exact field', () => {
     test('a LoadBalancer Service: its spec.type, observed LoadBalancer', async () => {
-      const { control, manifest } = await run(catalogCase(NO_ANON, 'model Service of type LoadBalancer'));
-      const index = manifest.kubernetesManifests.findIndex((object) => object.kind === 'Service');
+      const { control, manifest } = await run(NO_ANON, 'model Service of type LoadBalancer');
       assert.deepEqual(
         problems(control).map((item) => [item.path, item.observed, item.status]),
-        [[`/kubernetesManifests/${index}/spec/type`, 'LoadBalancer', 'fail']],
+        [[`${objectPointer(manifest, 'Service')}/spec/type`, 'LoadBalancer', 'fail']],
       );
     });
 
     test('a route to the model without authentication: the route, and the unprotected model workload', async () => {
-      const { control, manifest } = await run(catalogCase(NO_ANON, 'RequestAuthentication removed'));
-      const route = manifest.kubernetesManifests.findIndex((object) => object.kind === 'HTTPRoute');
-      const deployment = manifest.kubernetesManifests.findIndex((object) => object.kind === 'Deployment');
+      const { control, manifest } = await run(NO_ANON, 'RequestAuthentication removed');
       const [item] = problems(control);
-      assert.equal(item?.path, `/kubernetesManifests/${route}`);
+      assert.equal(item?.path, objectPointer(manifest, 'HTTPRoute'));
       assert.deepEqual(item?.observed, {
         kind: 'HTTPRoute',
         name: 'chest-xray-triage',
         authAnnotations: [],
-        modelWorkloadsWithoutIstioAuth: [`/kubernetesManifests/${deployment}`],
+        modelWorkloadsWithoutIstioAuth: [objectPointer(manifest, 'Deployment')],
       });
     });
 
     test('a missing issuer is an error that says the evidence is missing', async () => {
-      const { control } = await run(catalogCase(NO_ANON, 'token issuer missing'));
+      const { control } = await run(NO_ANON, 'token issuer missing');
       assert.equal(control.status, 'error');
       const [item] = problems(control);
       assert.equal(item?.path, '/deployment/endpoint/auth/issuer');
@@ -174,7 +92,7 @@ describe('HIPAA pack, part A', () => {
     });
 
     test('a service-account approver: that approval, observed service-account', async () => {
-      const { control } = await run(catalogCase(UNIQUE_ID, 'second approver is a service account'));
+      const { control } = await run(UNIQUE_ID, 'second approver is a service account');
       assert.deepEqual(
         problems(control).map((item) => [item.path, item.observed]),
         [['/approvals/1/type', 'service-account']],
@@ -182,12 +100,12 @@ describe('HIPAA pack, part A', () => {
     });
 
     test('an approval bound to another manifest, and a missing role', async () => {
-      const stale = await run(catalogCase(SOD, 'second approval signed another manifest'));
+      const stale = await run(SOD, 'second approval signed another manifest');
       assert.deepEqual(
         problems(stale.control).map((item) => [item.path, item.observed]),
         [['/approvals/1/signedPayloadDigest', `sha256:${'0'.repeat(64)}`]],
       );
-      const noClinical = await run(catalogCase(SOD, 'no clinical approval'));
+      const noClinical = await run(SOD, 'no clinical approval');
       assert.ok(
         problems(noClinical.control).some(
           (item) =>
@@ -199,7 +117,7 @@ describe('HIPAA pack, part A', () => {
     });
 
     test('an approval signed before the manifest existed: its signedAt', async () => {
-      const { control } = await run(catalogCase(SOD, 'signed before the manifest was created'));
+      const { control } = await run(SOD, 'signed before the manifest was created');
       assert.deepEqual(
         problems(control).map((item) => [item.path, item.observed]),
         [['/approvals/0/signedAt', '2026-11-27T08:59:59Z']],
@@ -207,7 +125,7 @@ describe('HIPAA pack, part A', () => {
     });
 
     test('a long token lifetime: observed 7200 seconds', async () => {
-      const { control } = await run(catalogCase(AUTO_LOGOFF, 'access tokens live two hours'));
+      const { control } = await run(AUTO_LOGOFF, 'access tokens live two hours');
       assert.deepEqual(
         problems(control).map((item) => [item.path, item.observed]),
         [['/deployment/endpoint/auth/accessTokenTtlSeconds', 7200]],
@@ -215,20 +133,17 @@ describe('HIPAA pack, part A', () => {
     });
 
     test('a cluster without Secrets encryption: its kmsKeyRef, and a PHI cache on disk: the volume', async () => {
-      const secrets = await run(catalogCase(ENC_AT_REST, 'third cluster without a Secrets KMS key'));
+      const secrets = await run(ENC_AT_REST, 'third cluster without a Secrets KMS key');
       assert.deepEqual(
         problems(secrets.control).map((item) => [item.path, item.observed]),
         [['/deployment/targets/2/clusterProfile/secretsEncryption/kmsKeyRef', '']],
       );
-      const cache = await run(catalogCase(ENC_AT_REST, 'disk scratch volume mounted at a PHI cache path'));
-      const deployment = cache.manifest.kubernetesManifests.findIndex(
-        (object) => object.kind === 'Deployment',
-      );
+      const cache = await run(ENC_AT_REST, 'disk scratch volume mounted at a PHI cache path');
       assert.deepEqual(
         problems(cache.control).map((item) => [item.path, item.observed]),
         [
           [
-            `/kubernetesManifests/${deployment}/spec/template/spec/volumes/0`,
+            `${objectPointer(cache.manifest, 'Deployment')}/spec/template/spec/volumes/0`,
             { medium: null, mountPaths: ['/cache'] },
           ],
         ],
@@ -236,15 +151,12 @@ describe('HIPAA pack, part A', () => {
     });
 
     test('a route using a plaintext listener: the parentRef, with the listeners it uses', async () => {
-      const { control, manifest } = await run(
-        catalogCase(TLS, 'route without sectionName also uses an HTTP listener'),
-      );
-      const route = manifest.kubernetesManifests.findIndex((object) => object.kind === 'HTTPRoute');
+      const { control, manifest } = await run(TLS, 'route without sectionName also uses an HTTP listener');
       assert.deepEqual(
         problems(control).map((item) => [item.path, item.observed]),
         [
           [
-            `/kubernetesManifests/${route}/spec/parentRefs/0`,
+            `${objectPointer(manifest, 'HTTPRoute')}/spec/parentRefs/0`,
             [
               { listener: 'https', protocol: 'HTTPS' },
               { listener: 'http', protocol: 'HTTP' },
@@ -255,7 +167,7 @@ describe('HIPAA pack, part A', () => {
     });
 
     test('without a PeerAuthentication, each target mesh: the permissive one', async () => {
-      const { control } = await run(catalogCase(MTLS, 'no PeerAuthentication and a permissive mesh'));
+      const { control } = await run(MTLS, 'no PeerAuthentication and a permissive mesh');
       assert.deepEqual(
         problems(control).map((item) => [item.path, item.observed]),
         [['/deployment/targets/0/clusterProfile/meshMtls', 'permissive']],
@@ -280,9 +192,7 @@ describe('HIPAA pack, part A', () => {
     });
 
     test('automatic logoff still applies to an mTLS endpoint that people use', async () => {
-      const { control } = await run(
-        catalogCase(AUTO_LOGOFF, 'human-facing mTLS endpoint without token limits'),
-      );
+      const { control } = await run(AUTO_LOGOFF, 'human-facing mTLS endpoint without token limits');
       assert.equal(control.status, 'error', explain(control));
     });
 
@@ -301,18 +211,19 @@ describe('HIPAA pack, part A', () => {
       const withoutClinical = (manifest: NormalizedManifest) => {
         manifest.approvals![1]!.role = 'security';
       };
-      const sod = (controls: ControlResult[]) => controls.find((control) => control.id === SOD)!;
+      const sod = (data: Record<string, unknown>) =>
+        controlOf(evaluateWithPolicyData(data, withoutClinical), SOD);
 
-      const manual = sod(evaluateWith(registry('manual'), withoutClinical));
+      const manual = sod(registry('manual'));
       assert.equal(manual.status, 'fail', explain(manual));
       assert.deepEqual(
         problems(manual).map((item) => item.check),
         ['a manual modification has a clinical approval'],
       );
-      const automatic = sod(evaluateWith(registry('automatic'), withoutClinical));
+      const automatic = sod(registry('automatic'));
       assert.equal(automatic.status, 'pass', explain(automatic));
       // A model the registry does not know has no manual modification (the FDA pack judges the rest).
-      const unknown = sod(evaluateWith({ ...registry('manual'), authorizedPccps: {} }, withoutClinical));
+      const unknown = sod({ ...registry('manual'), authorizedPccps: {} });
       assert.equal(unknown.status, 'pass', explain(unknown));
     });
   });

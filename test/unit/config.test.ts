@@ -13,10 +13,11 @@ describe('configuration', () => {
     const config = parseConfig({});
     assert.deepEqual(
       config.clouds.map((cloud) => `${cloud.name}:${cloud.driver}:${cloud.jurisdiction}`),
-      ['aws:simulated:US', 'azure:simulated:EU', 'gcp:simulated:EU'],
+      ['aws:simulated:EU', 'azure:simulated:EU', 'gcp:simulated:US'],
     );
     assert.equal(config.temporal.address, '127.0.0.1:7233');
     assert.equal(config.api.port, 3000);
+    assert.equal(config.compliance.requireManifest, true, 'every release carries a manifest by default');
   });
   test('every problem is named by its path', () => {
     assert.throws(
@@ -57,7 +58,8 @@ describe('configuration', () => {
 });
 
 describe('release request', () => {
-  const config = parseConfig({});
+  // These requests carry no manifest: the rules under test here are the request's own.
+  const config = parseConfig({ compliance: { requireManifest: false } });
   const request: CreateReleaseRequest = {
     model: { name: 'chest-xray', version: '2.0.0', image: 'r/x@sha256:' + 'a'.repeat(64) },
     clouds: ['aws', 'azure', 'gcp'],
@@ -91,6 +93,12 @@ describe('release request', () => {
     assert.deepEqual(
       problems.map((problem) => problem.field),
       ['/clouds/1', '/pilotCloud', '/canary/steps/1', '/canary/steps/1', '/faultPlan/telemetry/0/cloud'],
+    );
+  });
+  test('by default a release without a manifest is refused, naming /manifest', () => {
+    assert.deepEqual(
+      releaseRequestProblems(request, parseConfig({})).map((problem) => problem.field),
+      ['/manifest'],
     );
   });
   test('the request hash ignores key order', () => {
@@ -157,6 +165,7 @@ describe('kubernetes clouds in the configuration', () => {
   test('fault plans: telemetry faults need simulated telemetry, driver faults a simulated cloud', () => {
     const config = parseConfig({
       clouds: [kubeCloud({}), { name: 'gcp', driver: 'simulated', region: 'eu', jurisdiction: 'EU' }],
+      compliance: { requireManifest: false },
     });
     const request: CreateReleaseRequest = {
       model: { name: 'chest-xray', version: '2.0.0', image: 'r/x@sha256:' + 'a'.repeat(64) },

@@ -92,6 +92,7 @@ describe('prometheus query templates', () => {
 
 describe('configuration and release settings for prometheus telemetry', () => {
   const config = parseConfig({
+    compliance: { requireManifest: false },
     clouds: [
       { name: 'aws', driver: 'simulated', region: 'us-east-1', jurisdiction: 'US' },
       {
@@ -159,6 +160,7 @@ describe('configuration and release settings for prometheus telemetry', () => {
 
   test('a window too short for the judge’s sample count on that scrape interval is refused, saying what would do', () => {
     const slow = parseConfig({
+      compliance: { requireManifest: false },
       clouds: [
         {
           name: 'aws',

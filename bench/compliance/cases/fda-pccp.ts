@@ -5,21 +5,19 @@
 // history (facts.previous, facts.deployedVersion), the context. Near misses that touch the history
 // tolerate a missing previous record, since another near miss may have made the release a first one.
 import type { NormalizedManifest } from '../../../domain/manifest.js';
+import { modelCard, modelContainer, nearMiss, type Obj, testSet, violation } from './helpers.js';
 import type { CaseContext, ComplianceCase } from './types.js';
 
-type Obj = Record<string, unknown>;
-type Mutate = ComplianceCase['mutate'];
-
-const DOM = 'FDA-PCCP-DoM-IN-SCOPE';
-const INTENDED_USE = 'FDA-PCCP-INTENDED-USE-UNCHANGED';
-const INPUTS = 'FDA-PCCP-INPUT-MODALITY-UNCHANGED';
-const PERF = 'FDA-PCCP-PERF-ACCEPTANCE';
-const PROTOCOL = 'FDA-PCCP-PROTOCOL-CONFORMANCE';
-const SUBGROUPS = 'FDA-PCCP-SUBGROUP-ACCEPTANCE';
-const IMPACT = 'FDA-PCCP-IMPACT-ASSESSMENT';
-const LABELING = 'FDA-PCCP-UPDATE-PROCEDURES-LABELING';
-const TRACE = 'FDA-PCCP-TRACEABILITY';
-const SBOM = 'FDA-FDCA-524B(b)(3)-SBOM-VULN';
+export const DOM = 'FDA-PCCP-DoM-IN-SCOPE';
+export const INTENDED_USE = 'FDA-PCCP-INTENDED-USE-UNCHANGED';
+export const INPUTS = 'FDA-PCCP-INPUT-MODALITY-UNCHANGED';
+export const PERF = 'FDA-PCCP-PERF-ACCEPTANCE';
+export const PROTOCOL = 'FDA-PCCP-PROTOCOL-CONFORMANCE';
+export const SUBGROUPS = 'FDA-PCCP-SUBGROUP-ACCEPTANCE';
+export const IMPACT = 'FDA-PCCP-IMPACT-ASSESSMENT';
+export const LABELING = 'FDA-PCCP-UPDATE-PROCEDURES-LABELING';
+export const TRACE = 'FDA-PCCP-TRACEABILITY';
+export const SBOM = 'FDA-FDCA-524B(b)(3)-SBOM-VULN';
 
 const OTHER_DIGEST = `sha256:${'ab'.repeat(32)}`;
 const SOP_DX_PRESENTATION = '1.2.840.10008.5.1.4.1.1.1.1';
@@ -32,17 +30,15 @@ const assessment = (m: NormalizedManifest) => change(m).impactAssessment!;
 const labeling = (m: NormalizedManifest) => change(m).labeling!;
 const validation = (m: NormalizedManifest) => m.validation!;
 const metric = (m: NormalizedManifest, name: string) => validation(m).metrics![name]!;
-const testSet = (m: NormalizedManifest) => validation(m).testSets![0]!;
 const inputs = (m: NormalizedManifest) => m.model.inputs!;
 const outputs = (m: NormalizedManifest) => m.model.outputs!;
 const sbom = (m: NormalizedManifest) => m.model.artifact.sbom!;
 const scan = (m: NormalizedManifest) => m.model.artifact.vulnScan!;
 const rollout = (m: NormalizedManifest) => m.deployment.rollout!;
-const card = (m: NormalizedManifest) => m.modelCard as Obj;
 
 /** Copies the validation metrics to the model card, as the card must state exactly the validated metrics. */
 function syncCard(m: NormalizedManifest): void {
-  (card(m).evaluation as Obj).metrics = structuredClone(validation(m).metrics);
+  (modelCard(m).evaluation as Obj).metrics = structuredClone(validation(m).metrics);
 }
 
 function subgroup(m: NormalizedManifest, attribute: string, group: string) {
@@ -136,27 +132,8 @@ function pccpCopy(): NonNullable<ReturnType<typeof fda>['pccp']> {
 function rewriteIntendedUse(m: NormalizedManifest, rewrite: (text: string) => string): void {
   const regulatory = m.regulatory!;
   regulatory.intendedUse = rewrite(regulatory.intendedUse!);
-  card(m).intendedUse = rewrite(card(m).intendedUse as string);
+  modelCard(m).intendedUse = rewrite(modelCard(m).intendedUse as string);
 }
-
-const violation = (
-  control: string,
-  name: string,
-  mutate: Mutate,
-  keepApprovalDigests = false,
-): ComplianceCase => ({
-  control,
-  name,
-  kind: 'violation',
-  mutate,
-  ...(keepApprovalDigests ? { keepApprovalDigests } : {}),
-});
-const nearMiss = (control: string, name: string, mutate: Mutate): ComplianceCase => ({
-  control,
-  name,
-  kind: 'near-miss',
-  mutate,
-});
 
 const domInScope: ComplianceCase[] = [
   violation(DOM, 'another PCCP id', (m) => {
@@ -193,9 +170,7 @@ const domInScope: ComplianceCase[] = [
     m.model.name = 'chest-xray-triage-peds';
   }),
   violation(DOM, 'global modification, but one target runs another artifact digest', (m) => {
-    const deployment = m.kubernetesManifests.find((object) => object.kind === 'Deployment')!;
-    const container = ((((deployment.spec as Obj).template as Obj).spec as Obj).containers as Obj[])[0]!;
-    container.image = `registry.example.org/models/chest-xray-triage:2.5.0@${OTHER_DIGEST}`;
+    modelContainer(m).image = `registry.example.org/models/chest-xray-triage:2.5.0@${OTHER_DIGEST}`;
   }),
   violation(DOM, 'global modification, artifact image pinned to another digest', (m) => {
     m.model.artifact.image = `registry.example.org/models/chest-xray-triage:2.5.0@${OTHER_DIGEST}`;
@@ -260,13 +235,13 @@ const intendedUse: ComplianceCase[] = [
     delete m.regulatory!.indicationsForUse;
   }),
   violation(INTENDED_USE, "model card's intended use differs", (m) => {
-    card(m).intendedUse = 'Detects pneumothorax on chest radiographs.';
+    modelCard(m).intendedUse = 'Detects pneumothorax on chest radiographs.';
   }),
   violation(INTENDED_USE, "model card's intended use missing", (m) => {
-    delete card(m).intendedUse;
+    delete modelCard(m).intendedUse;
   }),
   violation(INTENDED_USE, "model card's indications differ", (m) => {
-    card(m).indicationsForUse = 'For use by emergency physicians without a radiologist.';
+    modelCard(m).indicationsForUse = 'For use by emergency physicians without a radiologist.';
   }),
   violation(INTENDED_USE, 'triage output became a diagnosis', (m) => {
     outputs(m).type = 'diagnosis';
@@ -298,7 +273,7 @@ const intendedUse: ComplianceCase[] = [
   nearMiss(INTENDED_USE, 'indications for use re-wrapped', (m) => {
     const rewrap = (text: string) => text.replaceAll('; ', ';\n');
     m.regulatory!.indicationsForUse = rewrap(m.regulatory!.indicationsForUse!);
-    card(m).indicationsForUse = rewrap(card(m).indicationsForUse as string);
+    modelCard(m).indicationsForUse = rewrap(modelCard(m).indicationsForUse as string);
   }),
 ];
 

@@ -3,10 +3,22 @@
 // fresh copy of examples/manifests/compliant.yaml: EU targets in eu-central-1 (AWS) and westeurope
 // (Azure), a US target (us-central1, GCP) under a declared SCC transfer with a TIA, EU sinks and backups.
 import type { NormalizedManifest } from '../../../domain/manifest.js';
+import {
+  auditSink,
+  configMap,
+  containerEnv,
+  drop,
+  gdpr,
+  logging,
+  modelContainer,
+  nearMiss,
+  retention,
+  storage,
+  target,
+  testSet,
+  violation,
+} from './helpers.js';
 import type { ComplianceCase } from './types.js';
-
-type Obj = Record<string, unknown>;
-type Mutate = ComplianceCase['mutate'];
 
 export const RESIDENCY = 'GDPR-ChV-Art44-46-EU-RESIDENCY';
 export const TELEMETRY = 'GDPR-Art44-ONWARD-TELEMETRY-RESIDENCY';
@@ -14,48 +26,19 @@ export const STORAGE = 'GDPR-Art5(1)(e)-STORAGE-LIMITATION';
 export const DPIA = 'GDPR-Art35(3)(b)-DPIA';
 export const TRAINING = 'GDPR-Art9(2)+HIPAA-164.514-TRAINING-DATA-BASIS';
 
-const gdpr = (m: NormalizedManifest) => m.regulatory!.gdpr!;
 const transfer = (m: NormalizedManifest) => gdpr(m).transfers![0]!;
 const dpia = (m: NormalizedManifest) => gdpr(m).dpia!;
-const target = (m: NormalizedManifest, index: number) => m.deployment.targets[index]!;
-const storage = (m: NormalizedManifest, index: number) => m.deployment.storage![index]!;
-const logging = (m: NormalizedManifest) => m.deployment.logging!;
 const sink = (m: NormalizedManifest, index: number) => logging(m).sinks![index]!;
-const retention = (m: NormalizedManifest) => m.deployment.dataRetention! as Obj;
 const trainingSet = (m: NormalizedManifest) => m.trainingData![0]!;
-const testSet = (m: NormalizedManifest) => m.validation!.testSets![0]!;
-
-/** Removes a property whatever the schema says of it (the gate must cope with absent evidence). */
-function drop(object: object, key: string): void {
-  delete (object as Obj)[key];
-}
-
-/** The model-server container of the example's Deployment. */
-function modelContainer(m: NormalizedManifest): Obj {
-  const deployment = m.kubernetesManifests.find((object) => object.kind === 'Deployment');
-  const spec = (deployment?.spec as Obj | undefined)?.template as Obj | undefined;
-  const containers = (spec?.spec as Obj | undefined)?.containers as Obj[] | undefined;
-  const container = containers?.[0];
-  if (!container) throw new Error('the example has no model container');
-  return container;
-}
 
 /** Adds an environment variable to the model-server container. */
 function addEnv(m: NormalizedManifest, name: string, value: string): void {
-  const container = modelContainer(m);
-  const env = (container.env as Obj[] | undefined) ?? [];
-  env.push({ name, value });
-  container.env = env;
+  containerEnv(modelContainer(m)).push({ name, value });
 }
 
 /** Adds a ConfigMap to the release. */
 function addConfigMap(m: NormalizedManifest, name: string, data: Record<string, string>): void {
-  m.kubernetesManifests.push({
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-    metadata: { name, namespace: 'radiology-ai' },
-    data,
-  });
+  m.kubernetesManifests.push(configMap(name, data));
 }
 
 /** Moves the GCP target (and everything that names its region) to another region. */
@@ -65,19 +48,6 @@ function moveGcpTarget(m: NormalizedManifest, region: string): void {
   for (const processor of gdpr(m).processors ?? [])
     processor.regions = processor.regions.map((entry) => (entry === 'us-central1' ? region : entry));
 }
-
-const violation = (control: string, name: string, mutate: Mutate): ComplianceCase => ({
-  control,
-  name,
-  kind: 'violation',
-  mutate,
-});
-const nearMiss = (control: string, name: string, mutate: Mutate): ComplianceCase => ({
-  control,
-  name,
-  kind: 'near-miss',
-  mutate,
-});
 
 const residency: ComplianceCase[] = [
   violation(RESIDENCY, 'AWS target in London (eu-west-2) without a transfer', (m) => {
@@ -155,7 +125,7 @@ const telemetry: ComplianceCase[] = [
     sink(m, 1).region = 'eu-west-2';
   }),
   violation(TELEMETRY, 'audit-event sink in Zurich (eu-central-2)', (m) => {
-    logging(m).auditEvents!.sink!.region = 'eu-central-2';
+    auditSink(m).region = 'eu-central-2';
   }),
   violation(TELEMETRY, 'backup in Canada (ca-central-1)', (m) => {
     m.deployment.backups![0]!.region = 'ca-central-1';

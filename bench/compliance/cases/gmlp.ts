@@ -4,47 +4,36 @@
 // sites a-d, one sequestered test set from sites e-f with an attested zero overlap, subgroup results
 // for six attributes, a complete model card, and weekly monitoring scraped by a ServiceMonitor.
 import type { NormalizedManifest } from '../../../domain/manifest.js';
+import {
+  drop,
+  k8s,
+  MODEL_LABELS,
+  modelCard,
+  NAMESPACE,
+  nearMiss,
+  type Obj,
+  removeK8s,
+  testSet,
+  violation,
+} from './helpers.js';
 import type { ComplianceCase } from './types.js';
-
-type Obj = Record<string, unknown>;
-type Mutate = ComplianceCase['mutate'];
 
 export const INDEPENDENCE = 'GMLP-P4-TEST-INDEPENDENCE';
 export const SUBGROUPS = 'GMLP-P3-SUBGROUP-REPORTING';
 export const MODEL_CARD = 'GMLP-P9-MODEL-CARD-COMPLETE';
 export const MONITORING = 'GMLP-P10-MONITORING';
 
-const MODEL_LABELS = { 'app.kubernetes.io/name': 'chest-xray-triage' };
-
-const testSet = (m: NormalizedManifest) => m.validation!.testSets![0]!;
 const overlap = (m: NormalizedManifest) => testSet(m).overlap!;
 const subgroups = (m: NormalizedManifest) => m.validation!.subgroups!;
-const card = (m: NormalizedManifest) => m.modelCard as Obj;
-const cardPart = (m: NormalizedManifest, key: string) => card(m)[key] as Obj;
+const cardPart = (m: NormalizedManifest, key: string) => modelCard(m)[key] as Obj;
 const cardMetrics = (m: NormalizedManifest) => cardPart(m, 'evaluation').metrics as Record<string, Obj>;
 const performance = (m: NormalizedManifest) => m.deployment.monitoring!.performance;
-
-/** Removes a property whatever the schema says of it (the gate must cope with absent evidence). */
-function drop(object: object, key: string): void {
-  delete (object as Obj)[key];
-}
-
-/** The Kubernetes object of the example with this kind. */
-function k8s(m: NormalizedManifest, kind: string): Obj {
-  const found = m.kubernetesManifests.find((object) => object.kind === kind);
-  if (!found) throw new Error(`the example has no ${kind}`);
-  return found;
-}
-
-function removeK8s(m: NormalizedManifest, kind: string): void {
-  m.kubernetesManifests = m.kubernetesManifests.filter((object) => object.kind !== kind);
-}
 
 const serviceMonitor = (m: NormalizedManifest) => k8s(m, 'ServiceMonitor');
 const serviceMonitorSpec = (m: NormalizedManifest) => serviceMonitor(m).spec as Obj;
 
 /** A PodMonitor selecting the pods with these labels (in the release namespace unless told). */
-function podMonitor(selector: Obj, namespace = 'radiology-ai'): Obj {
+function podMonitor(selector: Obj, namespace = NAMESPACE): Obj {
   return {
     apiVersion: 'monitoring.coreos.com/v1',
     kind: 'PodMonitor',
@@ -52,19 +41,6 @@ function podMonitor(selector: Obj, namespace = 'radiology-ai'): Obj {
     spec: { selector, podMetricsEndpoints: [{ port: 'http', path: '/metrics' }] },
   };
 }
-
-const violation = (control: string, name: string, mutate: Mutate): ComplianceCase => ({
-  control,
-  name,
-  kind: 'violation',
-  mutate,
-});
-const nearMiss = (control: string, name: string, mutate: Mutate): ComplianceCase => ({
-  control,
-  name,
-  kind: 'near-miss',
-  mutate,
-});
 
 const independence: ComplianceCase[] = [
   violation(INDEPENDENCE, 'one test patient is also in training', (m) => {
@@ -181,15 +157,15 @@ const subgroupCases: ComplianceCase[] = [
   }),
 ];
 
-const modelCard: ComplianceCase[] = [
+const modelCardCases: ComplianceCase[] = [
   violation(MODEL_CARD, 'no limitations', (m) => {
-    drop(card(m), 'limitations');
+    drop(modelCard(m), 'limitations');
   }),
   violation(MODEL_CARD, 'empty intended users', (m) => {
-    card(m).intendedUsers = '';
+    modelCard(m).intendedUsers = '';
   }),
   violation(MODEL_CARD, 'contact is only whitespace', (m) => {
-    card(m).contact = '   ';
+    modelCard(m).contact = '   ';
   }),
   violation(MODEL_CARD, 'training demographics missing', (m) => {
     drop(cardPart(m, 'trainingData'), 'demographics');
@@ -198,10 +174,10 @@ const modelCard: ComplianceCase[] = [
     cardPart(m, 'evaluation').metrics = { sensitivity: 0.925, specificity: 0.902, auc: 0.957 };
   }),
   violation(MODEL_CARD, 'card describes the previous version', (m) => {
-    card(m).version = '2.4.1';
+    modelCard(m).version = '2.4.1';
   }),
   violation(MODEL_CARD, 'card intended use differs from the regulatory record', (m) => {
-    card(m).intendedUse = 'Detects pneumothorax on chest radiographs of adults and children.';
+    modelCard(m).intendedUse = 'Detects pneumothorax on chest radiographs of adults and children.';
   }),
   violation(MODEL_CARD, 'card sensitivity differs from validation (0.93 vs 0.925)', (m) => {
     cardMetrics(m).sensitivity = { value: 0.93, ci95: [0.905, 0.942] };
@@ -222,10 +198,10 @@ const modelCard: ComplianceCase[] = [
     drop(m, 'modelCard');
   }),
   nearMiss(MODEL_CARD, 'intended use re-wrapped and re-cased', (m) => {
-    card(m).intendedUse = m.regulatory!.intendedUse!.toUpperCase().replaceAll(' ', '\n  ');
+    modelCard(m).intendedUse = m.regulatory!.intendedUse!.toUpperCase().replaceAll(' ', '\n  ');
   }),
   nearMiss(MODEL_CARD, 'inputs described as a structured object', (m) => {
-    card(m).inputs = { modality: 'DX', view: 'frontal', sopClassUid: '1.2.840.10008.5.1.4.1.1.1.1' };
+    modelCard(m).inputs = { modality: 'DX', view: 'frontal', sopClassUid: '1.2.840.10008.5.1.4.1.1.1.1' };
   }),
   nearMiss(MODEL_CARD, 'card metrics listed in another order', (m) => {
     const metrics = cardMetrics(m);
@@ -309,4 +285,4 @@ const monitoring: ComplianceCase[] = [
   }),
 ];
 
-export const cases: ComplianceCase[] = [...independence, ...subgroupCases, ...modelCard, ...monitoring];
+export const cases: ComplianceCase[] = [...independence, ...subgroupCases, ...modelCardCases, ...monitoring];

@@ -5,21 +5,42 @@
 // examples/manifests/compliant.yaml; the signature cases replace the gate's own verification result.
 import type { NormalizedManifest } from '../../../domain/manifest.js';
 import type { SignatureVerification } from '../../../activities/compliance/signature.js';
+import {
+  auditEvents,
+  auditSink,
+  clusterProfile,
+  configMap,
+  containerEnv,
+  dig,
+  digList,
+  gdpr,
+  hardenedSecurityContext,
+  k8s,
+  listAt,
+  logging,
+  MODEL_REPOSITORY,
+  modelCard,
+  modelConfigData,
+  modelContainer,
+  modelDeployment,
+  NAMESPACE,
+  nearMiss,
+  type Obj,
+  podSpec,
+  removeK8s,
+  retention,
+  violation,
+} from './helpers.js';
 import type { CaseContext, ComplianceCase } from './types.js';
 
-type Obj = Record<string, unknown>;
-type Mutate = ComplianceCase['mutate'];
+export const AUDIT = 'HIPAA-164.312(b)-AUDIT-LOGGING';
+export const DIGEST_PIN = 'HIPAA-164.312(c)(1)-IMAGE-DIGEST-PIN';
+export const SIGNATURE = 'HIPAA-164.312(c)(1)-ARTIFACT-SIGNATURE';
+export const PHI_METADATA = 'HIPAA-164.514(b)-NO-PHI-IN-METADATA';
+export const PHI_LOGS = 'HIPAA-164.502(b)-NO-PHI-IN-LOGS';
+export const RETENTION = 'HIPAA-164.316(b)(2)(i)-RETENTION-6Y';
+export const BAA = 'HIPAA-164.308(b)(1)-BAA-PER-PROCESSOR';
 
-const AUDIT = 'HIPAA-164.312(b)-AUDIT-LOGGING';
-const DIGEST_PIN = 'HIPAA-164.312(c)(1)-IMAGE-DIGEST-PIN';
-const SIGNATURE = 'HIPAA-164.312(c)(1)-ARTIFACT-SIGNATURE';
-const PHI_METADATA = 'HIPAA-164.514(b)-NO-PHI-IN-METADATA';
-const PHI_LOGS = 'HIPAA-164.502(b)-NO-PHI-IN-LOGS';
-const RETENTION = 'HIPAA-164.316(b)(2)(i)-RETENTION-6Y';
-const BAA = 'HIPAA-164.308(b)(1)-BAA-PER-PROCESSOR';
-
-const NAMESPACE = 'radiology-ai';
-const MODEL_REPOSITORY = 'registry.example.org/models/chest-xray-triage';
 /** A well-formed digest that is not the example artifact's. */
 const OTHER_DIGEST = 'sha256:9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c';
 const SIDECAR_DIGEST = 'sha256:0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d';
@@ -84,44 +105,8 @@ export function failedSignature(failing: string, detail: string): SignatureVerif
   };
 }
 
-/** The object at a path of keys and indices inside a document (throws if the example changed shape). */
-function dig(value: unknown, ...keys: (string | number)[]): Obj {
-  let node: unknown = value;
-  for (const key of keys) {
-    if (node === null || typeof node !== 'object') throw new Error(`no ${keys.join('.')} in the example`);
-    node = (node as Record<string | number, unknown>)[key];
-  }
-  if (node === null || typeof node !== 'object') throw new Error(`no ${keys.join('.')} in the example`);
-  return node as Obj;
-}
-
-function list(value: unknown, ...keys: (string | number)[]): Obj[] {
-  return dig(value, ...keys) as unknown as Obj[];
-}
-
-/** The Kubernetes object of the example with this kind (and name). */
-function k8s(manifest: NormalizedManifest, kind: string, name?: string): Obj {
-  const found = manifest.kubernetesManifests.find(
-    (object) => object.kind === kind && (name === undefined || dig(object, 'metadata').name === name),
-  );
-  if (!found) throw new Error(`the example has no ${kind} ${name ?? ''}`);
-  return found;
-}
-
-const deployment = (manifest: NormalizedManifest) => k8s(manifest, 'Deployment');
-const podSpec = (manifest: NormalizedManifest) => dig(deployment(manifest), 'spec', 'template', 'spec');
-const modelContainer = (manifest: NormalizedManifest) => list(podSpec(manifest), 'containers')[0]!;
-const env = (manifest: NormalizedManifest) => list(modelContainer(manifest), 'env');
-const configMapData = (manifest: NormalizedManifest) => dig(k8s(manifest, 'ConfigMap'), 'data');
-const logging = (manifest: NormalizedManifest) => manifest.deployment.logging!;
-const auditEvents = (manifest: NormalizedManifest) => logging(manifest).auditEvents!;
-const auditSink = (manifest: NormalizedManifest) => auditEvents(manifest).sink!;
-const profile = (manifest: NormalizedManifest, index: number) =>
-  manifest.deployment.targets[index]!.clusterProfile!;
-const gdpr = (manifest: NormalizedManifest) => manifest.regulatory!.gdpr!;
+const env = (manifest: NormalizedManifest) => containerEnv(modelContainer(manifest));
 const baa = (manifest: NormalizedManifest) => manifest.regulatory!.hipaa!.baa;
-const retention = (manifest: NormalizedManifest) => manifest.deployment.dataRetention!;
-const modelCard = (manifest: NormalizedManifest) => manifest.modelCard!;
 
 function annotate(object: Obj, annotations: Record<string, string>): void {
   const metadata = dig(object, 'metadata');
@@ -137,21 +122,16 @@ function hardenedContainer(name: string, image: string, extra: Obj = {}): Obj {
       requests: { cpu: '100m', memory: '128Mi', 'ephemeral-storage': '64Mi' },
       limits: { cpu: '500m', memory: '256Mi', 'ephemeral-storage': '128Mi' },
     },
-    securityContext: {
-      runAsNonRoot: true,
-      allowPrivilegeEscalation: false,
-      readOnlyRootFilesystem: true,
-      capabilities: { drop: ['ALL'] },
-    },
+    securityContext: hardenedSecurityContext(),
     ...extra,
   };
 }
 
+/** Adds a hardened container running `image` to a container list of the model's pod. */
 function addSidecar(manifest: NormalizedManifest, image: string, listName = 'containers'): void {
-  const spec = podSpec(manifest);
-  const entries = (spec[listName] as Obj[] | undefined) ?? [];
-  entries.push(hardenedContainer(listName === 'containers' ? 'audit-shipper' : `${listName}-helper`, image));
-  spec[listName] = entries;
+  listAt(podSpec(manifest), listName).push(
+    hardenedContainer(listName === 'containers' ? 'audit-shipper' : `${listName}-helper`, image),
+  );
 }
 
 function cronJob(image: string): Obj {
@@ -177,23 +157,6 @@ function cronJob(image: string): Obj {
   };
 }
 
-function configMap(name: string, data: Record<string, string>): Obj {
-  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: NAMESPACE }, data };
-}
-
-const violation = (control: string, name: string, mutate: Mutate): ComplianceCase => ({
-  control,
-  name,
-  kind: 'violation',
-  mutate,
-});
-const nearMiss = (control: string, name: string, mutate: Mutate): ComplianceCase => ({
-  control,
-  name,
-  kind: 'near-miss',
-  mutate,
-});
-
 /** Sets the gate's own verification result (the example's digest unless stated). */
 const withSignature =
   (make: (digest: string) => SignatureVerification | null) =>
@@ -203,16 +166,16 @@ const withSignature =
 
 const auditCases: ComplianceCase[] = [
   violation(AUDIT, 'Kubernetes audit logging off on one target cluster', (m) => {
-    profile(m, 1).auditLogging = { enabled: false, source: 'AKS diagnostic category kube-audit' };
+    clusterProfile(m, 1).auditLogging = { enabled: false, source: 'AKS diagnostic category kube-audit' };
   }),
   violation(AUDIT, 'a target cluster profile without audit-logging evidence', (m) => {
-    delete profile(m, 2).auditLogging;
+    delete clusterProfile(m, 2).auditLogging;
   }),
   violation(AUDIT, 'a target without any cluster profile', (m) => {
     delete m.deployment.targets[0]!.clusterProfile;
   }),
   violation(AUDIT, 'cluster audit flag without the cloud evidence it came from', (m) => {
-    profile(m, 0).auditLogging = { enabled: true, source: '' };
+    clusterProfile(m, 0).auditLogging = { enabled: true, source: '' };
   }),
   violation(AUDIT, 'no deployment targets at all', (m) => {
     m.deployment.targets = [];
@@ -339,7 +302,7 @@ const digestPinCases: ComplianceCase[] = [
       `registry.example.org/models/chest-xray-triage-shadow:2.5.0@${m.model.artifact.digest}`;
   }),
   violation(DIGEST_PIN, 'no workload at all', (m) => {
-    m.kubernetesManifests = m.kubernetesManifests.filter((object) => object.kind !== 'Deployment');
+    removeK8s(m, 'Deployment');
   }),
   nearMiss(DIGEST_PIN, 'sidecar pinned by tag and digest', (m) => {
     addSidecar(m, `docker.io/fluent/fluent-bit:3.1.9@${SIDECAR_DIGEST}`);
@@ -348,7 +311,7 @@ const digestPinCases: ComplianceCase[] = [
     modelContainer(m).image = `${MODEL_REPOSITORY}:2.5.0-eu@${m.model.artifact.digest}`;
   }),
   nearMiss(DIGEST_PIN, 'a second workload serving the same validated digest', (m) => {
-    const canary = structuredClone(deployment(m));
+    const canary = structuredClone(modelDeployment(m));
     dig(canary, 'metadata').name = 'chest-xray-triage-canary';
     m.kubernetesManifests.push(canary);
   }),
@@ -497,16 +460,16 @@ const signatureCases: ComplianceCase[] = [
 
 const phiMetadataCases: ComplianceCase[] = [
   violation(PHI_METADATA, 'SSN in a Deployment annotation', (m) => {
-    annotate(deployment(m), { 'example-hospital.org/escalation': 'case of patient 123-45-6789' });
+    annotate(modelDeployment(m), { 'example-hospital.org/escalation': 'case of patient 123-45-6789' });
   }),
   violation(PHI_METADATA, 'SSN as an object name', (m) => {
     m.kubernetesManifests.push(configMap('debug-123-45-6789', { note: 'replay' }));
   }),
   violation(PHI_METADATA, 'MRN in a pod-template label', (m) => {
-    dig(deployment(m), 'spec', 'template', 'metadata', 'labels')['debug-case'] = 'MRN00123456';
+    dig(modelDeployment(m), 'spec', 'template', 'metadata', 'labels')['debug-case'] = 'MRN00123456';
   }),
   violation(PHI_METADATA, 'Example Hospital MRN in ConfigMap data', (m) => {
-    configMapData(m)['replay.txt'] = 'EH00123456 flagged for manual review';
+    modelConfigData(m)['replay.txt'] = 'EH00123456 flagged for manual review';
   }),
   violation(PHI_METADATA, 'date of birth in a container env value', (m) => {
     env(m).push({ name: 'REPLAY_CONTEXT', value: 'DOB: 1961-04-12, female' });
@@ -527,16 +490,16 @@ const phiMetadataCases: ComplianceCase[] = [
     env(m).push({ name: 'LAST_CLIENT', value: '198.51.100.7' });
   }),
   violation(PHI_METADATA, 'URL with a public IP host in ConfigMap data', (m) => {
-    configMapData(m)['webhook'] = 'http://198.51.100.7:8080/hook';
+    modelConfigData(m)['webhook'] = 'http://198.51.100.7:8080/hook';
   }),
   violation(PHI_METADATA, 'IPv6 address in an annotation', (m) => {
-    annotate(deployment(m), { 'example-hospital.org/last-client': '2001:db8:85a3:0:0:8a2e:370:7334' });
+    annotate(modelDeployment(m), { 'example-hospital.org/last-client': '2001:db8:85a3:0:0:8a2e:370:7334' });
   }),
   violation(PHI_METADATA, 'DICOM PatientName in a container command', (m) => {
     modelContainer(m).command = ['python', '-m', 'replay', '--filter', 'PatientName=DOE^JOHN'];
   }),
   violation(PHI_METADATA, 'DICOM PatientID tag in ConfigMap data', (m) => {
-    configMapData(m)['replay.cfg'] = 'tag (0010,0020) = 4471203';
+    modelConfigData(m)['replay.cfg'] = 'tag (0010,0020) = 4471203';
   }),
   violation(PHI_METADATA, 'accession number in an annotation', (m) => {
     annotate(k8s(m, 'Service'), { 'example-hospital.org/incident': 'Accession number: ACC20261127001' });
@@ -549,10 +512,10 @@ const phiMetadataCases: ComplianceCase[] = [
   }),
   violation(PHI_METADATA, 'phone number in an init container argument', (m) => {
     addSidecar(m, `docker.io/library/busybox:1.36@${SIDECAR_DIGEST}`, 'initContainers');
-    list(podSpec(m), 'initContainers')[0]!.args = ['--notify', '(617) 555-0142'];
+    digList(podSpec(m), 'initContainers')[0]!.args = ['--notify', '(617) 555-0142'];
   }),
   nearMiss(PHI_METADATA, 'DICOM SOP class UID and versions in annotations', (m) => {
-    annotate(deployment(m), {
+    annotate(modelDeployment(m), {
       'example-hospital.org/sop-class': '1.2.840.10008.5.1.4.1.1.1.1',
       'example-hospital.org/model-version': '2.5.0',
       'example-hospital.org/deployed-at': '2026-11-27T09:00:00Z',
@@ -575,11 +538,11 @@ const phiMetadataCases: ComplianceCase[] = [
       'Patient IDs and accession numbers are pseudonymised before inference; see the DPIA for details.';
   }),
   nearMiss(PHI_METADATA, 'ports, sizes and thresholds in annotations and ConfigMap data', (m) => {
-    annotate(deployment(m), {
+    annotate(modelDeployment(m), {
       'prometheus.io/port': '8080',
       'example-hospital.org/batch': '512x512 1820 studies',
     });
-    configMapData(m)['limits.json'] = '{"maxStudies": 20000, "timeoutMs": 3000}';
+    modelConfigData(m)['limits.json'] = '{"maxStudies": 20000, "timeoutMs": 3000}';
   }),
 ];
 
@@ -613,7 +576,7 @@ const phiLogsCases: ComplianceCase[] = [
   }),
   violation(PHI_LOGS, 'LOG_PAYLOADS=1 in an init container', (m) => {
     addSidecar(m, `docker.io/library/busybox:1.36@${SIDECAR_DIGEST}`, 'initContainers');
-    list(podSpec(m), 'initContainers')[0]!.env = [{ name: 'LOG_PAYLOADS', value: '1' }];
+    digList(podSpec(m), 'initContainers')[0]!.env = [{ name: 'LOG_PAYLOADS', value: '1' }];
   }),
   violation(PHI_LOGS, 'LOG_RESPONSE_BODY=yes from a ConfigMap loaded with envFrom', (m) => {
     m.kubernetesManifests.push(configMap('chest-xray-triage-debug', { LOG_RESPONSE_BODY: 'yes' }));

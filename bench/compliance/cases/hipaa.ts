@@ -2,59 +2,35 @@
 // violations (the control must not pass) and near misses (suspicious but compliant: it must pass, and
 // so must the whole manifest). Every case edits a fresh copy of examples/manifests/compliant.yaml.
 import type { NormalizedManifest } from '../../../domain/manifest.js';
+import {
+  clusterProfile,
+  dig,
+  digList,
+  k8s,
+  MODEL_LABELS,
+  modelContainer,
+  NAMESPACE,
+  nearMiss,
+  type Obj,
+  removeK8s,
+  violation,
+  volumes,
+} from './helpers.js';
 import type { ComplianceCase } from './types.js';
 
-type Obj = Record<string, unknown>;
-type Mutate = ComplianceCase['mutate'];
-
-const NAMESPACE = 'radiology-ai';
 const HOST = 'cxr-triage.example-hospital.org';
-const MODEL_LABELS = { 'app.kubernetes.io/name': 'chest-xray-triage' };
 
-const NO_ANON = 'HIPAA-164.312(a)(1)-NO-ANON-ENDPOINT';
-const UNIQUE_ID = 'HIPAA-164.312(a)(2)(i)-UNIQUE-USER-ID';
-const SOD = 'NIST-AC-5+21CFR11-SOD-APPROVALS';
-const AUTO_LOGOFF = 'HIPAA-164.312(a)(2)(iii)-AUTO-LOGOFF';
-const ENC_AT_REST = 'HIPAA-164.312(a)(2)(iv)-ENC-AT-REST';
-const TLS = 'HIPAA-164.312(e)(1)-TLS-IN-TRANSIT';
-const MTLS = 'HIPAA-164.312(e)(2)(i)-MTLS-IN-CLUSTER';
+export const NO_ANON = 'HIPAA-164.312(a)(1)-NO-ANON-ENDPOINT';
+export const UNIQUE_ID = 'HIPAA-164.312(a)(2)(i)-UNIQUE-USER-ID';
+export const SOD = 'NIST-AC-5+21CFR11-SOD-APPROVALS';
+export const AUTO_LOGOFF = 'HIPAA-164.312(a)(2)(iii)-AUTO-LOGOFF';
+export const ENC_AT_REST = 'HIPAA-164.312(a)(2)(iv)-ENC-AT-REST';
+export const TLS = 'HIPAA-164.312(e)(1)-TLS-IN-TRANSIT';
+export const MTLS = 'HIPAA-164.312(e)(2)(i)-MTLS-IN-CLUSTER';
 
-/** The object at a path of keys and indices inside a document (throws if the example changed shape). */
-function dig(value: unknown, ...keys: (string | number)[]): Obj {
-  let node: unknown = value;
-  for (const key of keys) {
-    if (node === null || typeof node !== 'object') throw new Error(`no ${keys.join('.')} in the example`);
-    node = (node as Record<string | number, unknown>)[key];
-  }
-  if (node === null || typeof node !== 'object') throw new Error(`no ${keys.join('.')} in the example`);
-  return node as Obj;
-}
-
-function list(value: unknown, ...keys: (string | number)[]): Obj[] {
-  return dig(value, ...keys) as unknown as Obj[];
-}
-
-/** The Kubernetes object of the example with this kind (and name). */
-function k8s(manifest: NormalizedManifest, kind: string, name?: string): Obj {
-  const found = manifest.kubernetesManifests.find(
-    (object) => object.kind === kind && (name === undefined || dig(object, 'metadata').name === name),
-  );
-  if (!found) throw new Error(`the example has no ${kind} ${name ?? ''}`);
-  return found;
-}
-
-function removeK8s(manifest: NormalizedManifest, kind: string): void {
-  manifest.kubernetesManifests = manifest.kubernetesManifests.filter((object) => object.kind !== kind);
-}
-
-const podSpec = (manifest: NormalizedManifest) =>
-  dig(k8s(manifest, 'Deployment'), 'spec', 'template', 'spec');
-const modelContainer = (manifest: NormalizedManifest) => list(podSpec(manifest), 'containers')[0]!;
 const endpoint = (manifest: NormalizedManifest) => manifest.deployment.endpoint!;
 const auth = (manifest: NormalizedManifest) => endpoint(manifest).auth!;
 const approval = (manifest: NormalizedManifest, index: number) => manifest.approvals![index]!;
-const profile = (manifest: NormalizedManifest, index: number) =>
-  manifest.deployment.targets[index]!.clusterProfile!;
 
 /** An Ingress to the model's Service that complies with every control (TLS, HTTPS only, approved class). */
 function modelIngress(name = 'chest-xray-triage'): Obj {
@@ -140,44 +116,25 @@ function pvc(name: string, storageClassName?: string): Obj {
 
 /** Adds a volume and its mount to the model container. */
 function mountVolume(manifest: NormalizedManifest, volume: Obj, mountPath: string): void {
-  list(podSpec(manifest), 'volumes').push(volume);
-  list(modelContainer(manifest), 'volumeMounts').push({ name: volume.name, mountPath });
+  volumes(manifest).push(volume);
+  digList(modelContainer(manifest), 'volumeMounts').push({ name: volume.name, mountPath });
 }
 
 /** Points the model's scratch emptyDir (mounted at /tmp) at another path. */
 function moveScratch(manifest: NormalizedManifest, mountPath: string, medium?: string): void {
-  const mount = list(modelContainer(manifest), 'volumeMounts').find((entry) => entry.name === 'scratch')!;
+  const mount = digList(modelContainer(manifest), 'volumeMounts').find((entry) => entry.name === 'scratch')!;
   mount.mountPath = mountPath;
-  if (medium !== undefined) dig(list(podSpec(manifest), 'volumes')[0], 'emptyDir').medium = medium;
+  if (medium !== undefined) dig(volumes(manifest)[0], 'emptyDir').medium = medium;
 }
 
 const gateway = (manifest: NormalizedManifest) => k8s(manifest, 'Gateway');
-const listeners = (manifest: NormalizedManifest) => list(gateway(manifest), 'spec', 'listeners');
+const listeners = (manifest: NormalizedManifest) => digList(gateway(manifest), 'spec', 'listeners');
 const parentRef = (manifest: NormalizedManifest) =>
-  list(k8s(manifest, 'HTTPRoute'), 'spec', 'parentRefs')[0]!;
+  digList(k8s(manifest, 'HTTPRoute'), 'spec', 'parentRefs')[0]!;
 const HTTP_LISTENER = { name: 'http', protocol: 'HTTP', port: 80, hostname: HOST };
 
 const peerAuthentication = (manifest: NormalizedManifest) => k8s(manifest, 'PeerAuthentication');
 const mtls = (manifest: NormalizedManifest) => dig(peerAuthentication(manifest), 'spec', 'mtls');
-
-const violation = (
-  control: string,
-  name: string,
-  mutate: Mutate,
-  keepApprovalDigests = false,
-): ComplianceCase => ({
-  control,
-  name,
-  kind: 'violation',
-  mutate,
-  ...(keepApprovalDigests ? { keepApprovalDigests } : {}),
-});
-const nearMiss = (control: string, name: string, mutate: Mutate): ComplianceCase => ({
-  control,
-  name,
-  kind: 'near-miss',
-  mutate,
-});
 
 const noAnonEndpoint: ComplianceCase[] = [
   violation(NO_ANON, 'endpoint auth type none', (m) => {
@@ -238,7 +195,7 @@ const noAnonEndpoint: ComplianceCase[] = [
     dig(k8s(m, 'RequestAuthentication'), 'spec', 'selector', 'matchLabels').tier = 'inference';
   }),
   violation(NO_ANON, 'RequestAuthentication trusts an unknown issuer', (m) => {
-    list(k8s(m, 'RequestAuthentication'), 'spec', 'jwtRules')[0]!.issuer =
+    digList(k8s(m, 'RequestAuthentication'), 'spec', 'jwtRules')[0]!.issuer =
       'https://accounts.example-saas.com';
   }),
   violation(NO_ANON, 'RequestAuthentication in another namespace', (m) => {
@@ -254,7 +211,7 @@ const noAnonEndpoint: ComplianceCase[] = [
     );
   }),
   violation(NO_ANON, 'AuthorizationPolicy allows a namespace instead of a principal', (m) => {
-    list(k8s(m, 'AuthorizationPolicy'), 'spec', 'rules')[0]!.from = [
+    digList(k8s(m, 'AuthorizationPolicy'), 'spec', 'rules')[0]!.from = [
       { source: { namespaces: ['istio-ingress'] } },
     ];
   }),
@@ -516,9 +473,9 @@ const encAtRest: ComplianceCase[] = [
     m.kubernetesManifests.push(pvc('dicom-cache'));
   }),
   violation(ENC_AT_REST, 'PVC with no class where one cluster default is unencrypted', (m) => {
-    profile(m, 0).defaultStorageClass = 'ebs-gp3-kms';
-    profile(m, 1).defaultStorageClass = 'default';
-    profile(m, 2).defaultStorageClass = 'pd-balanced-cmek';
+    clusterProfile(m, 0).defaultStorageClass = 'ebs-gp3-kms';
+    clusterProfile(m, 1).defaultStorageClass = 'default';
+    clusterProfile(m, 2).defaultStorageClass = 'pd-balanced-cmek';
     m.kubernetesManifests.push(pvc('dicom-cache'));
   }),
   violation(ENC_AT_REST, 'second PVC unencrypted after an encrypted one', (m) => {
@@ -543,10 +500,10 @@ const encAtRest: ComplianceCase[] = [
     );
   }),
   violation(ENC_AT_REST, 'third cluster without a Secrets KMS key', (m) => {
-    profile(m, 2).secretsEncryption = { kmsKeyRef: '' };
+    clusterProfile(m, 2).secretsEncryption = { kmsKeyRef: '' };
   }),
   violation(ENC_AT_REST, 'first cluster Secrets encryption missing', (m) => {
-    delete profile(m, 0).secretsEncryption;
+    delete clusterProfile(m, 0).secretsEncryption;
   }),
   violation(ENC_AT_REST, 'output bucket not encrypted', (m) => {
     m.deployment.storage![1]!.encryption = 'none';
@@ -570,10 +527,10 @@ const encAtRest: ComplianceCase[] = [
     moveScratch(m, '/data/inputs', '');
   }),
   violation(ENC_AT_REST, 'second cluster without node disk encryption', (m) => {
-    profile(m, 1).nodeDiskEncryption = false;
+    clusterProfile(m, 1).nodeDiskEncryption = false;
   }),
   violation(ENC_AT_REST, 'node disk encryption not asserted', (m) => {
-    delete profile(m, 2).nodeDiskEncryption;
+    delete clusterProfile(m, 2).nodeDiskEncryption;
   }),
   nearMiss(ENC_AT_REST, 'in-memory scratch volume at a PHI cache path', (m) => {
     mountVolume(m, { name: 'dicom-cache', emptyDir: { medium: 'Memory', sizeLimit: '512Mi' } }, '/cache');
@@ -585,9 +542,9 @@ const encAtRest: ComplianceCase[] = [
     m.kubernetesManifests.push(pvc('results', 'ebs-gp3-kms'));
   }),
   nearMiss(ENC_AT_REST, 'PVC with no class where every cluster default is encrypted', (m) => {
-    profile(m, 0).defaultStorageClass = 'ebs-gp3-kms';
-    profile(m, 1).defaultStorageClass = 'azuredisk-premium-cmk';
-    profile(m, 2).defaultStorageClass = 'pd-balanced-cmek';
+    clusterProfile(m, 0).defaultStorageClass = 'ebs-gp3-kms';
+    clusterProfile(m, 1).defaultStorageClass = 'azuredisk-premium-cmk';
+    clusterProfile(m, 2).defaultStorageClass = 'pd-balanced-cmek';
     m.kubernetesManifests.push(pvc('results'));
   }),
   nearMiss(ENC_AT_REST, 'bucket encrypted with a provider-managed KMS key', (m) => {
@@ -635,14 +592,14 @@ const tlsInTransit: ComplianceCase[] = [
   }),
   violation(TLS, 'model Ingress TLS does not cover its second host', (m) => {
     const ingress = modelIngress();
-    const rules = list(ingress, 'spec', 'rules');
+    const rules = digList(ingress, 'spec', 'rules');
     rules.push({ ...rules[0]!, host: 'cxr-triage-legacy.example-hospital.org' });
     m.kubernetesManifests.push(ingress);
   }),
   violation(TLS, 'wildcard TLS host does not cover a two-label subdomain', (m) => {
     const ingress = modelIngress();
-    list(ingress, 'spec', 'tls')[0]!.hosts = ['*.example-hospital.org'];
-    list(ingress, 'spec', 'rules')[0]!.host = 'cxr.triage.example-hospital.org';
+    digList(ingress, 'spec', 'tls')[0]!.hosts = ['*.example-hospital.org'];
+    digList(ingress, 'spec', 'rules')[0]!.host = 'cxr.triage.example-hospital.org';
     m.kubernetesManifests.push(ingress);
   }),
   violation(TLS, 'model Ingress without an HTTPS-only annotation', (m) => {
@@ -665,7 +622,7 @@ const tlsInTransit: ComplianceCase[] = [
   }),
   nearMiss(TLS, 'model Ingress with a wildcard TLS host', (m) => {
     const ingress = modelIngress();
-    list(ingress, 'spec', 'tls')[0]!.hosts = ['*.example-hospital.org'];
+    digList(ingress, 'spec', 'tls')[0]!.hosts = ['*.example-hospital.org'];
     m.kubernetesManifests.push(ingress);
   }),
   nearMiss(TLS, 'minimum TLS version 1.2', (m) => {
@@ -715,25 +672,25 @@ const mtlsInCluster: ComplianceCase[] = [
   }),
   violation(MTLS, 'no PeerAuthentication and a permissive mesh', (m) => {
     removeK8s(m, 'PeerAuthentication');
-    profile(m, 0).meshMtls = 'permissive';
+    clusterProfile(m, 0).meshMtls = 'permissive';
   }),
   violation(MTLS, 'no PeerAuthentication and no mesh on the third cluster', (m) => {
     removeK8s(m, 'PeerAuthentication');
-    profile(m, 2).meshMtls = 'none';
+    clusterProfile(m, 2).meshMtls = 'none';
   }),
   violation(MTLS, 'no PeerAuthentication and mesh mTLS not stated', (m) => {
     removeK8s(m, 'PeerAuthentication');
-    delete profile(m, 1).meshMtls;
+    delete clusterProfile(m, 1).meshMtls;
   }),
   violation(MTLS, 'STRICT PeerAuthentication only in an unrelated namespace, permissive mesh', (m) => {
     dig(peerAuthentication(m), 'metadata').namespace = 'radiology-tools';
-    profile(m, 1).meshMtls = 'permissive';
+    clusterProfile(m, 1).meshMtls = 'permissive';
   }),
   violation(MTLS, 'STRICT PeerAuthentication only for other pods, permissive mesh', (m) => {
     dig(peerAuthentication(m), 'spec').selector = {
       matchLabels: { 'app.kubernetes.io/name': 'dicom-router' },
     };
-    profile(m, 2).meshMtls = 'permissive';
+    clusterProfile(m, 2).meshMtls = 'permissive';
   }),
   nearMiss(MTLS, 'port-level PERMISSIVE on a port the model does not use', (m) => {
     dig(peerAuthentication(m), 'spec').portLevelMtls = { 9090: { mode: 'PERMISSIVE' } };

@@ -4,86 +4,50 @@
 // Every case edits a fresh copy of examples/manifests/compliant.yaml; objects are found by kind and
 // name, never by position, so the cases survive additions to the example.
 import type { NormalizedManifest } from '../../../domain/manifest.js';
+import {
+  clusterProfile,
+  configMap,
+  containerEnv,
+  dig,
+  ensure,
+  hardenedSecurityContext,
+  k8s,
+  listAt,
+  MODEL,
+  MODEL_REPOSITORY,
+  modelConfigData,
+  modelContainer,
+  modelDeployment,
+  NAMESPACE,
+  nearMiss,
+  type Obj,
+  podSecurity,
+  podSpec,
+  removeK8s,
+  securityContext,
+  violation,
+  volumes,
+  type Mutate,
+} from './helpers.js';
 import type { ComplianceCase } from './types.js';
 
-type Obj = Record<string, unknown>;
-type Mutate = ComplianceCase['mutate'];
+export const NON_ROOT = 'K8S-PSS-R-RUN-AS-NON-ROOT';
+export const PRIVILEGED = 'K8S-PSS-B-NO-PRIVILEGED-HOSTNS';
+export const PRIVESC = 'K8S-PSS-R-PRIVESC-CAPS-SECCOMP';
+export const HOSTPATH = 'K8S-PSS-B-NO-HOSTPATH';
+export const RO_ROOTFS = 'K8S-NSA-RO-ROOTFS';
+export const LIMITS = 'K8S-RESOURCE-LIMITS';
+export const NETPOL = 'K8S-CIS-5.3.2-NETPOL';
+export const LATEST = 'K8S-NO-LATEST-TAG';
+export const PROBES = 'K8S-PROBES';
+export const SA_TOKEN = 'K8S-CIS-5.1.6-SA-TOKEN';
+export const SECRETS = 'K8S-CIS-5.4.1-SECRETS-AS-FILES';
+export const NAMESPACE_PSA = 'K8S-CIS-5.7.4-NAMESPACE-PSA';
 
-const NON_ROOT = 'K8S-PSS-R-RUN-AS-NON-ROOT';
-const PRIVILEGED = 'K8S-PSS-B-NO-PRIVILEGED-HOSTNS';
-const PRIVESC = 'K8S-PSS-R-PRIVESC-CAPS-SECCOMP';
-const HOSTPATH = 'K8S-PSS-B-NO-HOSTPATH';
-const RO_ROOTFS = 'K8S-NSA-RO-ROOTFS';
-const LIMITS = 'K8S-RESOURCE-LIMITS';
-const NETPOL = 'K8S-CIS-5.3.2-NETPOL';
-const LATEST = 'K8S-NO-LATEST-TAG';
-const PROBES = 'K8S-PROBES';
-const SA_TOKEN = 'K8S-CIS-5.1.6-SA-TOKEN';
-const SECRETS = 'K8S-CIS-5.4.1-SECRETS-AS-FILES';
-const NAMESPACE_PSA = 'K8S-CIS-5.7.4-NAMESPACE-PSA';
-
-const NAMESPACE = 'radiology-ai';
-const MODEL = 'chest-xray-triage';
-const MODEL_REPOSITORY = 'registry.example.org/models/chest-xray-triage';
 /** A digest for images other than the model's (sidecars, init containers, debuggers). */
 const OTHER_DIGEST = `sha256:${'b7e1'.repeat(16)}`;
 const NAME_LABEL = 'kubernetes.io/metadata.name';
 
-/** The object at a path of keys and indices inside a document (throws if the example changed shape). */
-function dig(value: unknown, ...keys: (string | number)[]): Obj {
-  let node: unknown = value;
-  for (const key of keys) {
-    if (node === null || typeof node !== 'object') throw new Error(`no ${keys.join('.')} in the example`);
-    node = (node as Record<string | number, unknown>)[key];
-  }
-  if (node === null || typeof node !== 'object') throw new Error(`no ${keys.join('.')} in the example`);
-  return node as Obj;
-}
-
-/** The object at a path of keys, created empty where missing. */
-function ensure(node: Obj, ...keys: string[]): Obj {
-  let current = node;
-  for (const key of keys) {
-    const next = current[key];
-    if (next === null || typeof next !== 'object') current[key] = {};
-    current = current[key] as Obj;
-  }
-  return current;
-}
-
-/** The list at a key, created empty where missing. */
-function listAt(node: Obj, key: string): Obj[] {
-  if (!Array.isArray(node[key])) node[key] = [];
-  return node[key] as Obj[];
-}
-
-/** The Kubernetes object of the example with this kind (and name). */
-function k8s(manifest: NormalizedManifest, kind: string, name?: string): Obj {
-  const found = manifest.kubernetesManifests.find(
-    (object) => object.kind === kind && (name === undefined || dig(object, 'metadata').name === name),
-  );
-  if (!found) throw new Error(`the example has no ${kind} ${name ?? ''}`);
-  return found;
-}
-
-function removeK8s(manifest: NormalizedManifest, kind: string, name?: string): void {
-  manifest.kubernetesManifests = manifest.kubernetesManifests.filter(
-    (object) => !(object.kind === kind && (name === undefined || dig(object, 'metadata').name === name)),
-  );
-}
-
-const deployment = (manifest: NormalizedManifest) => k8s(manifest, 'Deployment', MODEL);
-const podSpec = (manifest: NormalizedManifest) => dig(deployment(manifest), 'spec', 'template', 'spec');
-const modelContainer = (manifest: NormalizedManifest) => {
-  const found = listAt(podSpec(manifest), 'containers').find(
-    (container) => container.name === 'model-server',
-  );
-  if (!found) throw new Error('the example has no model-server container');
-  return found;
-};
-const securityContext = (container: Obj) => ensure(container, 'securityContext');
-const podSecurity = (manifest: NormalizedManifest) => ensure(podSpec(manifest), 'securityContext');
-const volumes = (manifest: NormalizedManifest) => listAt(podSpec(manifest), 'volumes');
 const defaultDeny = (manifest: NormalizedManifest) => k8s(manifest, 'NetworkPolicy', 'default-deny');
 const allowPolicy = (manifest: NormalizedManifest) => k8s(manifest, 'NetworkPolicy', `${MODEL}-allow`);
 const ingressRule = (manifest: NormalizedManifest) =>
@@ -91,13 +55,6 @@ const ingressRule = (manifest: NormalizedManifest) =>
 const egressRules = (manifest: NormalizedManifest) => listAt(dig(allowPolicy(manifest), 'spec'), 'egress');
 const namespaceLabels = (manifest: NormalizedManifest) =>
   ensure(k8s(manifest, 'Namespace', NAMESPACE), 'metadata', 'labels');
-const configData = (manifest: NormalizedManifest) =>
-  ensure(k8s(manifest, 'ConfigMap', `${MODEL}-config`), 'data');
-const profile = (manifest: NormalizedManifest, index: number) => {
-  const target = manifest.deployment.targets[index];
-  if (!target?.clusterProfile) throw new Error(`the example has no cluster profile ${index}`);
-  return target.clusterProfile;
-};
 
 /** The pod spec of any workload object. */
 function podSpecOf(object: Obj): Obj {
@@ -118,7 +75,7 @@ function addWorkload(
   name: string,
   namespace = NAMESPACE,
 ): Obj {
-  const template = structuredClone(dig(deployment(manifest), 'spec', 'template'));
+  const template = structuredClone(dig(modelDeployment(manifest), 'spec', 'template'));
   const labels = dig(template, 'metadata', 'labels');
   const metadata = { name, namespace, labels: { ...labels } };
   let object: Obj;
@@ -164,12 +121,7 @@ function compliantContainer(name: string): Obj {
       requests: { cpu: '100m', memory: '64Mi', 'ephemeral-storage': '64Mi' },
       limits: { cpu: '200m', memory: '128Mi', 'ephemeral-storage': '128Mi' },
     },
-    securityContext: {
-      runAsNonRoot: true,
-      allowPrivilegeEscalation: false,
-      readOnlyRootFilesystem: true,
-      capabilities: { drop: ['ALL'] },
-    },
+    securityContext: hardenedSecurityContext(),
   };
 }
 
@@ -211,18 +163,18 @@ function addProjectedToken(spec: Obj, token: Obj): void {
   mounts.push({ name: 'kube-api-token', mountPath: '/var/run/secrets/tokens', readOnly: true });
 }
 
+const KUBE_API_AUDIENCE = 'https://kubernetes.default.svc';
+
+/** The release needs the Kubernetes API, and its pod mounts a projected token for it valid this long. */
+function useKubeApi(manifest: NormalizedManifest, expirationSeconds: number): void {
+  manifest.deployment.needsKubeApi = true;
+  addProjectedToken(podSpec(manifest), { audience: KUBE_API_AUDIENCE, expirationSeconds, path: 'token' });
+}
+
 const peer = (namespace: string, pods?: Obj): Obj => ({
   namespaceSelector: { matchLabels: { [NAME_LABEL]: namespace } },
   ...(pods ? { podSelector: { matchLabels: pods } } : {}),
 });
-
-function violation(control: string, name: string, mutate: Mutate): ComplianceCase {
-  return { control, name, kind: 'violation', mutate };
-}
-
-function nearMiss(control: string, name: string, mutate: Mutate): ComplianceCase {
-  return { control, name, kind: 'near-miss', mutate };
-}
 
 /** A case for every control: the manifest applies no workload, so nothing shows the pods are safe. */
 function noWorkload(control: string): ComplianceCase {
@@ -818,64 +770,42 @@ const saToken: ComplianceCase[] = [
     manifest.deployment.needsKubeApi = true;
   }),
   violation(SA_TOKEN, 'needs the Kubernetes API on the default service account', (manifest) => {
-    manifest.deployment.needsKubeApi = true;
+    useKubeApi(manifest, 600);
     podSpec(manifest).serviceAccountName = 'default';
-    addProjectedToken(podSpec(manifest), {
-      audience: 'https://kubernetes.default.svc',
-      expirationSeconds: 600,
-      path: 'token',
-    });
   }),
   violation(SA_TOKEN, 'projected token without an audience', (manifest) => {
     manifest.deployment.needsKubeApi = true;
     addProjectedToken(podSpec(manifest), { expirationSeconds: 600, path: 'token' });
   }),
   violation(SA_TOKEN, 'projected token valid one second too long', (manifest) => {
-    manifest.deployment.needsKubeApi = true;
-    addProjectedToken(podSpec(manifest), {
-      audience: 'https://kubernetes.default.svc',
-      expirationSeconds: 3601,
-      path: 'token',
-    });
+    useKubeApi(manifest, 3601);
   }),
   violation(SA_TOKEN, 'projected token without expirationSeconds', (manifest) => {
     manifest.deployment.needsKubeApi = true;
-    addProjectedToken(podSpec(manifest), { audience: 'https://kubernetes.default.svc', path: 'token' });
+    addProjectedToken(podSpec(manifest), { audience: KUBE_API_AUDIENCE, path: 'token' });
   }),
   violation(SA_TOKEN, 'projected token below the API minimum of 600 s', (manifest) => {
     addProjectedToken(podSpec(manifest), { audience: 'vault', expirationSeconds: 300, path: 'token' });
   }),
   violation(SA_TOKEN, 'needs the Kubernetes API and also mounts the default token', (manifest) => {
-    manifest.deployment.needsKubeApi = true;
+    useKubeApi(manifest, 600);
     podSpec(manifest).automountServiceAccountToken = true;
-    addProjectedToken(podSpec(manifest), {
-      audience: 'https://kubernetes.default.svc',
-      expirationSeconds: 600,
-      path: 'token',
-    });
   }),
   noWorkload(SA_TOKEN),
   nearMiss(SA_TOKEN, 'pod unset but its ServiceAccount disables automount', (manifest) => {
     delete podSpec(manifest).automountServiceAccountToken;
   }),
   nearMiss(SA_TOKEN, 'needs the Kubernetes API: dedicated account, audience, 3600 s', (manifest) => {
-    manifest.deployment.needsKubeApi = true;
-    addProjectedToken(podSpec(manifest), {
-      audience: 'https://kubernetes.default.svc',
-      expirationSeconds: 3600,
-      path: 'token',
-    });
+    useKubeApi(manifest, 3600);
   }),
   nearMiss(SA_TOKEN, 'Vault token of 600 s without Kubernetes API access', (manifest) => {
     addProjectedToken(podSpec(manifest), { audience: 'vault', expirationSeconds: 600, path: 'vault-token' });
   }),
 ];
 
-const env = (container: Obj) => listAt(container, 'env');
-
 const secrets: ComplianceCase[] = [
   violation(SECRETS, 'environment variable from a Secret', (manifest) => {
-    env(modelContainer(manifest)).push({
+    containerEnv(modelContainer(manifest)).push({
       name: 'DB_PASSWORD',
       valueFrom: { secretKeyRef: { name: 'cxr-db', key: 'password' } },
     });
@@ -884,7 +814,7 @@ const secrets: ComplianceCase[] = [
     listAt(modelContainer(manifest), 'envFrom').push({ secretRef: { name: 'cxr-credentials' } });
   }),
   violation(SECRETS, 'init container reads a Secret into its environment', (manifest) => {
-    env(addContainer(podSpec(manifest), 'initContainers')).push({
+    containerEnv(addContainer(podSpec(manifest), 'initContainers')).push({
       name: 'REGISTRY_TOKEN',
       valueFrom: { secretKeyRef: { name: 'registry', key: 'token' } },
     });
@@ -896,41 +826,40 @@ const secrets: ComplianceCase[] = [
   }),
   violation(SECRETS, 'CronJob added reading a Secret into its environment', (manifest) => {
     const spec = addWorkload(manifest, 'CronJob', 'cxr-nightly-rescore');
-    env(listAt(spec, 'containers')[0]!).push({
+    containerEnv(listAt(spec, 'containers')[0]!).push({
       name: 'S3_SECRET',
       valueFrom: { secretKeyRef: { name: 's3', key: 'secret' } },
     });
   }),
   violation(SECRETS, 'ConfigMap with a database password', (manifest) => {
-    configData(manifest)['db.properties'] = 'host=db.internal\npassword=hunter2-db\n';
+    modelConfigData(manifest)['db.properties'] = 'host=db.internal\npassword=hunter2-db\n';
   }),
   violation(SECRETS, 'ConfigMap with an AWS access key id', (manifest) => {
-    configData(manifest)['aws.env'] = 'AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE';
+    modelConfigData(manifest)['aws.env'] = 'AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE';
   }),
   violation(SECRETS, 'ConfigMap with a private key', (manifest) => {
-    configData(manifest)['tls.key'] =
+    modelConfigData(manifest)['tls.key'] =
       '-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7\n-----END RSA PRIVATE KEY-----\n';
   }),
   violation(SECRETS, 'ConfigMap with credentials in a database URL', (manifest) => {
-    configData(manifest).DATABASE_URL = 'postgres://cxr:s3cr3tpw@db.internal:5432/cxr';
+    modelConfigData(manifest).DATABASE_URL = 'postgres://cxr:s3cr3tpw@db.internal:5432/cxr';
   }),
   violation(SECRETS, 'JSON client_secret in a ConfigMap', (manifest) => {
-    configData(manifest)['oidc.json'] = '{"client_id": "cxr", "client_secret": "9f8e7d6c5b4a"}';
+    modelConfigData(manifest)['oidc.json'] = '{"client_id": "cxr", "client_secret": "9f8e7d6c5b4a"}';
   }),
   violation(SECRETS, 'literal environment value is a GitHub token', (manifest) => {
-    env(modelContainer(manifest)).push({ name: 'GH_TOKEN', value: `ghp_${'a1B2c3D4e5'.repeat(4)}` });
+    containerEnv(modelContainer(manifest)).push({ name: 'GH_TOKEN', value: `ghp_${'a1B2c3D4e5'.repeat(4)}` });
   }),
   violation(SECRETS, 'second ConfigMap holding a JSON web token', (manifest) => {
-    manifest.kubernetesManifests.push({
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: { name: 'cxr-client', namespace: NAMESPACE },
-      data: { token: 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJjeHItY2xpZW50In0.c2lnbmF0dXJlLXZhbHVl' },
-    });
+    manifest.kubernetesManifests.push(
+      configMap('cxr-client', {
+        token: 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJjeHItY2xpZW50In0.c2lnbmF0dXJlLXZhbHVl',
+      }),
+    );
   }),
   noWorkload(SECRETS),
   nearMiss(SECRETS, 'environment from a ConfigMap key and the pod name', (manifest) => {
-    env(modelContainer(manifest)).push(
+    containerEnv(modelContainer(manifest)).push(
       {
         name: 'THRESHOLDS',
         valueFrom: { configMapKeyRef: { name: `${MODEL}-config`, key: 'thresholds.json' } },
@@ -940,17 +869,20 @@ const secrets: ComplianceCase[] = [
     listAt(modelContainer(manifest), 'envFrom').push({ configMapRef: { name: `${MODEL}-config` } });
   }),
   nearMiss(SECRETS, 'ConfigMap naming password settings and secret files', (manifest) => {
-    configData(manifest)['auth.yaml'] =
+    modelConfigData(manifest)['auth.yaml'] =
       'password_min_length: 12\npasswordFile: /etc/secrets/db/password\nsecretName: chest-xray-triage-tls\n';
   }),
   nearMiss(SECRETS, 'environment value referencing a variable', (manifest) => {
-    env(modelContainer(manifest)).push({ name: 'DB_DSN', value: 'password=${DB_PASSWORD} host=db.internal' });
+    containerEnv(modelContainer(manifest)).push({
+      name: 'DB_DSN',
+      value: 'password=${DB_PASSWORD} host=db.internal',
+    });
   }),
 ];
 
 const namespacePsa: ComplianceCase[] = [
   violation(NAMESPACE_PSA, 'Deployment without a namespace', (manifest) => {
-    delete dig(deployment(manifest), 'metadata').namespace;
+    delete dig(modelDeployment(manifest), 'metadata').namespace;
   }),
   violation(NAMESPACE_PSA, 'Service in the default namespace', (manifest) => {
     dig(k8s(manifest, 'Service', MODEL), 'metadata').namespace = 'default';
@@ -975,14 +907,14 @@ const namespacePsa: ComplianceCase[] = [
   }),
   violation(NAMESPACE_PSA, 'enforce label removed and one cluster defaults to baseline', (manifest) => {
     delete namespaceLabels(manifest)['pod-security.kubernetes.io/enforce'];
-    profile(manifest, 1).podSecurityAdmission = 'baseline';
+    clusterProfile(manifest, 1).podSecurityAdmission = 'baseline';
   }),
   violation(
     NAMESPACE_PSA,
     'Namespace not in the manifest and a cluster defaults to privileged',
     (manifest) => {
       removeK8s(manifest, 'Namespace', NAMESPACE);
-      profile(manifest, 2).podSecurityAdmission = 'privileged';
+      clusterProfile(manifest, 2).podSecurityAdmission = 'privileged';
     },
   ),
   violation(
@@ -990,7 +922,7 @@ const namespacePsa: ComplianceCase[] = [
     'Namespace not in the manifest and a cluster profile silent (missing evidence)',
     (manifest) => {
       removeK8s(manifest, 'Namespace', NAMESPACE);
-      delete profile(manifest, 0).podSecurityAdmission;
+      delete clusterProfile(manifest, 0).podSecurityAdmission;
     },
   ),
   violation(NAMESPACE_PSA, 'workloads moved to an unlabelled namespace of a baseline cluster', (manifest) => {
@@ -998,7 +930,7 @@ const namespacePsa: ComplianceCase[] = [
       if (dig(object, 'metadata').namespace === NAMESPACE)
         dig(object, 'metadata').namespace = 'radiology-ai-v2';
     manifest.deployment.namespace = 'radiology-ai-v2';
-    profile(manifest, 0).podSecurityAdmission = 'baseline';
+    clusterProfile(manifest, 0).podSecurityAdmission = 'baseline';
   }),
   noWorkload(NAMESPACE_PSA),
   nearMiss(NAMESPACE_PSA, 'Namespace not in the manifest, every cluster enforces restricted', (manifest) => {
