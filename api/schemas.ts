@@ -257,6 +257,7 @@ export const ComplianceReportSchema = Type.Object(
       version: Type.String(),
       digest: Type.String(),
       packs: Type.Array(Type.Object({ id: Type.String(), version: Type.String(), controls: Type.Integer() })),
+      data: Type.Optional(Type.Array(Type.Object({ name: Type.String(), version: Type.String() }))),
     }),
     engine: Type.Object({ name: Type.String(), version: Type.String() }),
     evaluatedAt: Type.String(),

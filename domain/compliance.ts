@@ -78,6 +78,8 @@ export interface ComplianceReport {
     version: string;
     digest: string;
     packs: { id: string; version: string; controls: number }[];
+    /** The policy data files (thresholds, registries, trust) with their versions. */
+    data?: { name: string; version: string }[];
   };
   engine: { name: string; version: string };
   evaluatedAt: string;

@@ -347,6 +347,7 @@ export function evaluateManifest(
       version: bundle.version,
       digest: bundle.digest,
       packs: bundle.packs.map((pack) => ({ id: pack.id, version: pack.version, controls: pack.controls })),
+      data: bundle.dataFiles,
     },
     evaluatedAt: context.now.toISOString(),
   });

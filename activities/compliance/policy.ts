@@ -133,6 +133,8 @@ export interface PolicyBundle {
   version: string;
   digest: string;
   packs: { id: string; title: string; version: string; file: string; controls: number }[];
+  /** The policy data files, in load order, with their versions. */
+  dataFiles: { name: string; version: string }[];
   controls: CompiledControl[];
   data: Record<string, unknown>;
 }
@@ -297,8 +299,11 @@ export function loadPolicyBundle(directory: string, extraData: string[] = []): P
   }
   if (problems.length > 0) throw new PolicyError(`the policy bundle in ${directory} is invalid`, problems);
   return {
-    name: names.join('+') || path.basename(directory),
-    version: versions.join('+') || 'unversioned',
+    name: path.basename(path.resolve(directory)),
+    // The newest version of its data files (each file is versioned; the digest pins the whole bundle).
+    version:
+      [...versions].sort((a, b) => a.localeCompare(b, 'en', { numeric: true })).at(-1) ?? 'unversioned',
+    dataFiles: names.map((name, index) => ({ name, version: versions[index]! })),
     digest: `sha256:${sha256Hex(canonicalize(sources))}`,
     packs,
     controls,

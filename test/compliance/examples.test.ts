@@ -193,3 +193,36 @@ describe('the example signing trust', () => {
     });
   }
 });
+
+describe('a tabular model is cleared on its input features', () => {
+  const control = 'FDA-PCCP-INPUT-MODALITY-UNCHANGED';
+  const sepsis = () => manifestFile(path.join(MANIFESTS, 'sepsis-risk.yaml'));
+  const history = exampleHistory(path.join(MANIFESTS, 'sepsis-risk.history.json'));
+  const statusOf = (manifest: NormalizedManifest) =>
+    evaluateRelease(manifest, policy, { now: EXAMPLE_TIME, history }).controls.find(
+      (result) => result.id === control,
+    )!;
+
+  test('the cleared features in another order pass; no body part or SOP class is asked for', () => {
+    const manifest = sepsis();
+    manifest.model.inputs!.features = [...manifest.model.inputs!.features!].reverse();
+    const result = statusOf(manifest);
+    assert.equal(result.status, 'pass');
+    assert.ok(!result.evidence.some((item) => item.path === '/model/inputs/bodyPart'));
+  });
+
+  test('a new feature no modification allows, or a dropped one, fails naming it', () => {
+    const added = sepsis();
+    added.model.inputs!.features = [...added.model.inputs!.features!, 'procalcitonin'];
+    const addition = statusOf(added);
+    assert.equal(addition.status, 'fail');
+    assert.ok(addition.evidence.some((item) => item.status === 'fail' && item.observed === 'procalcitonin'));
+    const dropped = sepsis();
+    dropped.model.inputs!.features = dropped.model.inputs!.features!.filter(
+      (feature) => feature !== 'lactate',
+    );
+    const drop = statusOf(dropped);
+    assert.equal(drop.status, 'fail');
+    assert.ok(drop.evidence.some((item) => item.status === 'fail' && item.path === '/model/inputs/features'));
+  });
+});
