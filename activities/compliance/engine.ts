@@ -31,6 +31,9 @@ export const PASSING_EVIDENCE_LIMIT = 20;
 export interface PreviousRelease {
   version: string;
   artifactDigest?: string;
+  /** Digest of its SBOM document, and of its Kubernetes objects (canonical JSON): what changed since. */
+  sbomDigest?: string;
+  infraDigest?: string;
   riskFileVersion?: string;
   validation?: NormalizedManifest['validation'];
   labelingVersion?: string;
@@ -312,6 +315,7 @@ export function policyScope(
     facts: toCelDeep({
       manifestDigest,
       approvalPayloadDigest: digests.approvalPayload,
+      infraDigest: digests.infra,
       signature: context.signature,
       deployedVersion: context.history?.deployedVersion ?? null,
       previous: context.history?.previous ?? null,

@@ -176,14 +176,25 @@ export function approvalPayloadDigest(manifest: Json): string {
  * The manifest's digest and its approval-payload digest from one canonicalisation: both are the
  * canonical object of the top-level members, with and without `approvals`.
  */
-export function manifestDigests(manifest: Json): { manifest: string; approvalPayload: string } {
+export function manifestDigests(manifest: Json): {
+  manifest: string;
+  approvalPayload: string;
+  infra: string;
+} {
+  const values = new Map<string, string>();
   const members = Object.entries(manifest)
     .filter(([, value]) => value !== undefined)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([key, value]) => [key, `${JSON.stringify(key)}:${canonicalize(value)}`] as const);
+    .map(([key, value]) => {
+      const text = canonicalize(value);
+      values.set(key, text);
+      return [key, `${JSON.stringify(key)}:${text}`] as const;
+    });
   const join = (entries: (readonly [string, string])[]) => `{${entries.map(([, text]) => text).join(',')}}`;
   return {
     manifest: `sha256:${sha256Hex(join(members))}`,
     approvalPayload: `sha256:${sha256Hex(join(members.filter(([key]) => key !== 'approvals')))}`,
+    // = documentDigest(manifest.kubernetesManifests), from the text already made.
+    infra: `sha256:${sha256Hex(values.get('kubernetesManifests') ?? '[]')}`,
   };
 }

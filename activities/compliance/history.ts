@@ -6,6 +6,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { NormalizedManifest } from '../../domain/manifest.js';
 import type { PreviousRelease } from './engine.js';
+import { documentDigest } from './facts.js';
 
 export interface ModelHistory {
   deployedVersion: string | null;
@@ -25,9 +26,12 @@ interface HistoryFile {
 
 export function previousReleaseOf(manifest: NormalizedManifest): PreviousRelease {
   const change = manifest.regulatory?.fda?.change;
+  const sbom = manifest.model.artifact.sbom?.digest;
   return {
     version: manifest.model.version,
     artifactDigest: manifest.model.artifact.digest,
+    ...(sbom ? { sbomDigest: sbom } : {}),
+    infraDigest: documentDigest(manifest.kubernetesManifests),
     ...(change?.impactAssessment?.riskFileVersion
       ? { riskFileVersion: change.impactAssessment.riskFileVersion }
       : {}),

@@ -393,6 +393,28 @@ const sodApprovals: ComplianceCase[] = [
     },
     true,
   ),
+  violation(SOD, 'SBOM changed since the previous release without a security approval', (_m, context) => {
+    context.history.previous!.sbomDigest = `sha256:${'ab'.repeat(32)}`;
+  }),
+  violation(
+    SOD,
+    'Kubernetes objects changed since the previous release without a security approval',
+    (_m, context) => {
+      context.history.previous!.infraDigest = `sha256:${'cd'.repeat(32)}`;
+    },
+  ),
+  nearMiss(SOD, 'SBOM changed since the previous release, approved by security', (m, context) => {
+    context.history.previous!.sbomDigest = `sha256:${'ab'.repeat(32)}`;
+    m.approvals!.push({ ...THIRD_APPROVAL });
+  }),
+  nearMiss(
+    SOD,
+    'Kubernetes objects changed since the previous release, approved by security',
+    (m, context) => {
+      context.history.previous!.infraDigest = `sha256:${'cd'.repeat(32)}`;
+      m.approvals!.push({ ...THIRD_APPROVAL });
+    },
+  ),
   nearMiss(SOD, 'third distinct security reviewer with meaning review', (m) => {
     m.approvals!.push({ ...THIRD_APPROVAL });
   }),
