@@ -153,10 +153,13 @@ describe(
         const { status, steps } = await run(request());
         assert.equal(status.outcome, 'rolled-back', status.reason?.message);
         assert.match(status.reason!.message, /gcp/);
+        // The healthy pilot passes both steps. On live metrics of a busy machine a window may come out
+        // marginal; the step is then held and re-checked (the product's rule), and must pass.
+        const pilot = (await steps('aws')).map((step) => step.decision);
         assert.deepEqual(
-          (await steps('aws')).map((step) => step.decision),
+          pilot.filter((decision) => decision !== 'marginal'),
           ['pass', 'pass'],
-          'the pilot passed on real telemetry',
+          `the pilot passed on real telemetry: ${pilot.join(', ')}`,
         );
         const gcp = await steps('gcp');
         assert.equal(gcp.at(-1)?.decision, 'fail');
@@ -233,10 +236,13 @@ describe(
       const after = aws.slice(aws.indexOf(held) + 1);
       assert.equal(after.at(-1)?.decision, 'pass');
       assert.ok(after.every((step) => step.decision !== 'fail'));
+      // The other clouds pass every step; a window that comes out marginal on a busy machine is held
+      // and re-checked, never failed.
       for (const cloud of ['azure', 'gcp']) {
+        const decisions = (await steps(cloud)).map((step) => step.decision);
         assert.ok(
-          (await steps(cloud)).every((step) => step.decision === 'pass'),
-          cloud,
+          decisions.every((decision) => decision !== 'fail') && decisions.at(-1) === 'pass',
+          `${cloud}: ${decisions.join(', ')}`,
         );
       }
     });

@@ -11,8 +11,6 @@ import { ComplianceResponse, ReleaseIdParams, WaiverBody, WaiverResultSchema } f
 const MANIFEST_JSON_SCHEMA = JSON.parse(JSON.stringify(ReleaseManifestSchema)) as Record<string, unknown>;
 
 export const MANIFEST_SCHEMA_PATH = '/schemas/release-manifest.v1.json';
-/** Who may approve waivers; the policy data names the roles a waiver needs (default both). */
-export const WAIVER_ROLES = ['regulatory-qa', 'security'] as const;
 
 const compliance: FastifyPluginCallbackTypebox = (app, _options, done) => {
   app.get(
@@ -37,19 +35,24 @@ const compliance: FastifyPluginCallbackTypebox = (app, _options, done) => {
   app.post(
     '/releases/:releaseId/waivers',
     {
-      config: { permission: { roles: WAIVER_ROLES } },
+      // Any authenticated caller reaches the release, which admits only the roles its policy names
+      // (report.waiverPolicy.approverRoles; default regulatory-qa and security): WAIVER_ROLE_MISSING.
+      config: { permission: 'authenticated' },
       schema: {
         tags: ['compliance'],
         summary: 'Waive a failed major control',
         description:
-          'Submits a time-boxed waiver of a failed major control, or adds the caller’s approval to the one already submitted. ' +
+          'Submits a time-boxed waiver of a failed major control, or adds the caller’s approval to the one already submitted. The caller must hold one of the roles the policy names for waivers (default regulatory-qa and security). ' +
           'A waiver counts once approved by one person in each role the policy names (distinct people, never the release’s requester), unexpired and within the policy’s maximum term; the release re-runs its gate after each approval. Blockers are never waivable.',
         params: ReleaseIdParams,
         body: WaiverBody,
         response: {
           200: { ...WaiverResultSchema, description: 'The approval was recorded; the gate runs again.' },
           400: { ...ErrorResponse, description: 'VALIDATION_FAILED or WAIVER_INVALID.' },
-          403: { ...ErrorResponse, description: 'FORBIDDEN, WAIVER_ROLE_MISSING or REQUESTER_CANNOT_WAIVE.' },
+          403: {
+            ...ErrorResponse,
+            description: 'WAIVER_ROLE_MISSING (not a role the policy names) or REQUESTER_CANNOT_WAIVE.',
+          },
           404: { ...ErrorResponse, description: 'RELEASE_NOT_FOUND.' },
           409: {
             ...ErrorResponse,
