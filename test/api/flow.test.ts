@@ -2,37 +2,16 @@
 // create, sign-off (refused and accepted), completion, listing; operator actions; unknown releases.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
-import type { FastifyInstance } from 'fastify';
+import { describe, test } from 'node:test';
 import type { CreatedRelease, ReleaseList } from '../../api/schemas.js';
 import type { ReleaseStatus } from '../../domain/status.js';
 import type { OperateResult, SignoffResult } from '../../workflows/messages.js';
-import { eventually, TestEnvironment, type RunningWorkers } from '../helpers/environment.js';
-import { as, assertError, buildTestApp, terminateRunningReleases } from './helper.js';
+import { eventually } from '../helpers/environment.js';
+import { assertError, liveApi } from './helper.js';
 
 describe('a release through the API', () => {
-  let env: TestEnvironment;
-  let workers: RunningWorkers;
-  let app: FastifyInstance;
-
-  before(async () => {
-    env = await TestEnvironment.create();
-    workers = await env.startWorkers();
-    app = await buildTestApp(env);
-  });
-  after(async () => {
-    await app?.close();
-    if (env) await terminateRunningReleases(env);
-    await workers?.stop();
-    await env?.close();
-  });
-
-  const user = (name: keyof TestEnvironment['users']) => as(env, app, name);
-  const status = async (releaseId: string): Promise<ReleaseStatus> => {
-    const response = await user('viewer').get(`/releases/${releaseId}`);
-    assert.equal(response.statusCode, 200, response.body);
-    return response.json<ReleaseStatus>();
-  };
+  const live = liveApi();
+  const { user, status } = live;
   const reachStage = (releaseId: string, stage: ReleaseStatus['stage']) =>
     eventually(
       async () => (await status(releaseId)).stage === stage,
@@ -43,15 +22,15 @@ describe('a release through the API', () => {
   test('create, sign-off refused then given, completed; the list finds it by stage, model and cloud', async () => {
     const releaseId = `rel-flow-${randomUUID().slice(0, 8)}`;
     // One canary step per cloud keeps the file fast: each step costs a timer even at interval 0.
-    const request = env.request({ releaseId, canary: { steps: [100], analysisIntervalSeconds: 0 } });
-    await env.seedStable(request.model.name, '1.0.0');
+    const request = live.env.request({ releaseId, canary: { steps: [100], analysisIntervalSeconds: 0 } });
+    await live.env.seedStable(request.model.name, '1.0.0');
     const created = await user('manager').post('/releases', request);
     assert.equal(created.statusCode, 201, created.body);
     assert.equal(created.json<CreatedRelease>().releaseId, releaseId);
 
     await reachStage(releaseId, 'awaiting-signoff');
     const waiting = await status(releaseId);
-    assert.equal(waiting.requestedBy.id, env.users.manager.person.id);
+    assert.equal(waiting.requestedBy.id, live.env.users.manager.person.id);
     assert.equal(waiting.compliance !== undefined, true, 'the compliance report is part of the status');
 
     // The requester holds the clinical-approver role too, and still may not approve their own release.
@@ -116,7 +95,8 @@ describe('a release through the API', () => {
 
     // Closed: the final status comes from the workflow's result.
     await eventually(
-      async () => (await env.client.workflow.getHandle(releaseId).describe()).status.name === 'COMPLETED',
+      async () =>
+        (await live.env.client.workflow.getHandle(releaseId).describe()).status.name === 'COMPLETED',
       30_000,
       'completed',
     );
@@ -176,7 +156,7 @@ describe('a release through the API', () => {
     const releaseId = `rel-ops-${randomUUID().slice(0, 8)}`;
     const created = await user('manager').post(
       '/releases',
-      env.request({ releaseId, signoff: { quorum: 2, deadlineSeconds: 120 } }),
+      live.env.request({ releaseId, signoff: { quorum: 2, deadlineSeconds: 120 } }),
     );
     assert.equal(created.statusCode, 201, created.body);
     await reachStage(releaseId, 'awaiting-signoff');
@@ -226,7 +206,8 @@ describe('a release through the API', () => {
     assert.equal(abort.json<OperateResult>().action, 'abort');
 
     await eventually(
-      async () => (await env.client.workflow.getHandle(releaseId).describe()).status.name === 'COMPLETED',
+      async () =>
+        (await live.env.client.workflow.getHandle(releaseId).describe()).status.name === 'COMPLETED',
       20_000,
       'closed',
     );

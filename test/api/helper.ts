@@ -1,13 +1,15 @@
 // Building the API app for a test: the app on a TestEnvironment's Temporal client and users, quiet
 // logs, and small helpers for authenticated requests.
 import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../../api/app.js';
 import type { ErrorResponse } from '../../api/errors.js';
 import { TokenVerifier } from '../../activities/credentials.js';
 import type { Config } from '../../domain/config.js';
-import type { TestEnvironment } from '../helpers/environment.js';
+import type { ReleaseStatus } from '../../domain/status.js';
+import { TestEnvironment, type RunningWorkers } from '../helpers/environment.js';
 
 export type UserName = keyof TestEnvironment['users'];
 
@@ -84,4 +86,49 @@ export async function terminateRunningReleases(env: TestEnvironment): Promise<vo
       .terminate('test cleanup')
       .catch(() => undefined);
   }
+}
+
+/**
+ * A suite's own environment with running workers and the API on it: registers the suite's before
+ * and after hooks (`prepare` runs before the workers start); the accessors work inside its tests.
+ */
+export function liveApi(
+  options: {
+    create?: Parameters<typeof TestEnvironment.create>[0];
+    prepare?: (env: TestEnvironment) => void | Promise<void>;
+  } = {},
+) {
+  let env: TestEnvironment | undefined;
+  let workers: RunningWorkers | undefined;
+  let app: FastifyInstance | undefined;
+  before(async () => {
+    env = await TestEnvironment.create(options.create);
+    await options.prepare?.(env);
+    workers = await env.startWorkers();
+    app = await buildTestApp(env);
+  });
+  after(async () => {
+    await app?.close();
+    if (env) await terminateRunningReleases(env);
+    await workers?.stop();
+    await env?.close();
+  });
+  const live = {
+    get env(): TestEnvironment {
+      assert.ok(env, 'the environment is made in before()');
+      return env;
+    },
+    get app(): FastifyInstance {
+      assert.ok(app, 'the app is built in before()');
+      return app;
+    },
+    user: (name: UserName) => as(live.env, live.app, name),
+    /** A release's status as a viewer reads it (asserting 200). */
+    status: async (releaseId: string): Promise<ReleaseStatus> => {
+      const response = await live.user('viewer').get(`/releases/${releaseId}`);
+      assert.equal(response.statusCode, 200, response.body);
+      return response.json<ReleaseStatus>();
+    },
+  };
+  return live;
 }

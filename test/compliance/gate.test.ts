@@ -7,8 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import type { FastifyInstance } from 'fastify';
+import { describe, test } from 'node:test';
 import { canonicalize } from '../../activities/compliance/canonical.js';
 import { sha256Hex } from '../../activities/compliance/cel.js';
 import { redateExample } from '../../activities/compliance/examples.js';
@@ -17,9 +16,8 @@ import type { ErrorResponse } from '../../api/errors.js';
 import type { ComplianceReport, Waiver } from '../../domain/compliance.js';
 import type { NormalizedManifest } from '../../domain/manifest.js';
 import type { CreateReleaseRequest } from '../../domain/release.js';
-import type { ReleaseStatus } from '../../domain/status.js';
-import { eventually, TestEnvironment, type RunningWorkers } from '../helpers/environment.js';
-import { as, assertError, assertNotStarted, buildTestApp, terminateRunningReleases } from '../api/helper.js';
+import { eventually } from '../helpers/environment.js';
+import { assertError, assertNotStarted, liveApi } from '../api/helper.js';
 import type { PreviousRelease } from '../../activities/compliance/engine.js';
 import { FileReleaseHistory } from '../../activities/compliance/history.js';
 import { stateDirectory } from '../../workers/factory.js';
@@ -28,34 +26,18 @@ import { compliantManifest, exampleHistory } from './harness.js';
 type Deployment = { spec: { template: { spec: { containers: Record<string, unknown>[] } } } };
 
 describe('the compliance gate in a release', () => {
-  let env: TestEnvironment;
-  let workers: RunningWorkers;
-  let app: FastifyInstance;
-
-  before(async () => {
-    env = await TestEnvironment.create({ configOverrides: { compliance: { requireManifest: true } } });
+  const live = liveApi({
+    create: { configOverrides: { compliance: { requireManifest: true } } },
     // The gate's own record: chest-xray-triage 2.4.1 is deployed (the example's previous version).
-    new FileReleaseHistory(stateDirectory(env.config, 'compliance', 'history')).seed(
-      'chest-xray-triage',
-      exampleHistory() as { deployedVersion: string; previous: PreviousRelease },
-      new Date().toISOString(),
-    );
-    workers = await env.startWorkers();
-    app = await buildTestApp(env);
+    prepare: (env) => {
+      new FileReleaseHistory(stateDirectory(env.config, 'compliance', 'history')).seed(
+        'chest-xray-triage',
+        exampleHistory() as { deployedVersion: string; previous: PreviousRelease },
+        new Date().toISOString(),
+      );
+    },
   });
-  after(async () => {
-    await app?.close();
-    if (env) await terminateRunningReleases(env);
-    await workers?.stop();
-    await env?.close();
-  });
-
-  const user = (name: keyof TestEnvironment['users']) => as(env, app, name);
-  const status = async (releaseId: string): Promise<ReleaseStatus> => {
-    const response = await user('viewer').get(`/releases/${releaseId}`);
-    assert.equal(response.statusCode, 200, response.body);
-    return response.json<ReleaseStatus>();
-  };
+  const { user, status } = live;
   const compliance = async (releaseId: string) => {
     const response = await user('viewer').get(`/releases/${releaseId}/compliance`);
     assert.equal(response.statusCode, 200, response.body);
@@ -110,8 +92,8 @@ describe('the compliance gate in a release', () => {
       '/manifest/colour',
     ])
       assert.ok(fields.includes(field), `${field} in ${fields.join(', ')}`);
-    await assertNotStarted(env.client, invalidId);
-    await assertNotStarted(env.client, releaseId);
+    await assertNotStarted(live.env.client, invalidId);
+    await assertNotStarted(live.env.client, releaseId);
   });
 
   test('the manifest must describe the release it comes with: model, image, clouds and their regions', async () => {
@@ -132,12 +114,12 @@ describe('the compliance gate in a release', () => {
       '/manifest/deployment/targets/2/region',
       '/model/version',
     ]);
-    await assertNotStarted(env.client, releaseId);
+    await assertNotStarted(live.env.client, releaseId);
   });
 
   test('a compliant manifest passes: the report has every control, its digests, and is stored', async () => {
     const releaseId = `rel-compliant-${randomUUID().slice(0, 6)}`;
-    await env.seedStable('chest-xray-triage', '2.4.1');
+    await live.env.seedStable('chest-xray-triage', '2.4.1');
     const created = await user('manager').post('/releases', request(releaseId, manifest()));
     assert.equal(created.statusCode, 201, created.body);
     await eventually(
@@ -162,7 +144,7 @@ describe('the compliance gate in a release', () => {
     assert.equal(`sha256:${sha256Hex(stored)}`, report.stored!.digest);
     const { stored: _stored, ...withoutStored } = report;
     assert.equal(stored, canonicalize(withoutStored));
-    assert.ok(path.resolve(report.stored!.path).startsWith(path.resolve(env.dataDir)));
+    assert.ok(path.resolve(report.stored!.path).startsWith(path.resolve(live.env.dataDir)));
   });
 
   test('a failed blocker ends the release blocked, naming the control, before any cloud is touched', async () => {
@@ -280,8 +262,8 @@ describe('the compliance gate in a release', () => {
     assert.deepEqual(
       waived.waiver.waiver.approvals.map((approval) => [approval.by.id, approval.role]),
       [
-        [env.users.qa.person.id, 'regulatory-qa'],
-        [env.users.security.person.id, 'security'],
+        [live.env.users.qa.person.id, 'regulatory-qa'],
+        [live.env.users.security.person.id, 'security'],
       ],
     );
     assertError(
@@ -292,7 +274,7 @@ describe('the compliance gate in a release', () => {
   });
 
   test('the manifest schema is published', async () => {
-    const response = await app.inject({ method: 'GET', url: '/schemas/release-manifest.v1.json' });
+    const response = await live.app.inject({ method: 'GET', url: '/schemas/release-manifest.v1.json' });
     assert.equal(response.statusCode, 200);
     const schema = response.json<{ $id: string; properties: Record<string, unknown> }>();
     assert.equal(schema.$id, 'https://medrelease.dev/schemas/release-manifest.v1.json');
