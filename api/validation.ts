@@ -10,6 +10,7 @@ import type {
   FastifySchemaValidationError,
   FastifyServerOptions,
 } from 'fastify';
+import { escapePointerSegment } from '../domain/json-pointer.js';
 import type { FieldProblem } from '../domain/release-input.js';
 import { validationFailed, type ApiError } from './errors.js';
 
@@ -70,10 +71,13 @@ function describe(error: ErrorObject): FieldProblem {
   const params = error.params as Record<string, unknown>;
   switch (error.keyword) {
     case 'required':
-      return { field: `${at}/${escapePointer(String(params.missingProperty))}`, message: 'is required' };
+      return {
+        field: `${at}/${escapePointerSegment(String(params.missingProperty))}`,
+        message: 'is required',
+      };
     case 'additionalProperties':
       return {
-        field: `${at}/${escapePointer(String(params.additionalProperty))}`,
+        field: `${at}/${escapePointerSegment(String(params.additionalProperty))}`,
         message: 'is not a known field (unknown fields are not accepted)',
       };
     case 'enum':
@@ -97,9 +101,4 @@ function describe(error: ErrorObject): FieldProblem {
 
 function listValues(values: unknown): string {
   return Array.isArray(values) ? values.map((value) => JSON.stringify(value)).join(', ') : String(values);
-}
-
-/** RFC 6901: '~' and '/' inside a property name are escaped. */
-function escapePointer(segment: string): string {
-  return segment.replaceAll('~', '~0').replaceAll('/', '~1');
 }

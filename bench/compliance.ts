@@ -14,8 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { evaluateManifest } from '../activities/compliance/engine.js';
-import { verifyManifestSignature } from '../activities/compliance/evaluate.js';
+import { evaluateRelease } from '../activities/compliance/evaluate.js';
 import type { ComplianceReport } from '../domain/compliance.js';
 import type { NormalizedManifest } from '../domain/manifest.js';
 import {
@@ -102,18 +101,8 @@ async function build(cases: ComplianceCase[], label: string, compliant: boolean)
 }
 
 function evaluate(sample: Sample): { report: ComplianceReport; ms: number } {
-  const bundle = shippedBundle();
   const started = performance.now();
-  const signature =
-    sample.context.signature !== undefined
-      ? sample.context.signature
-      : verifyManifestSignature(sample.manifest, bundle.data, sample.context.now);
-  const report = evaluateManifest(sample.manifest, bundle, {
-    now: sample.context.now,
-    signature,
-    history: sample.context.history,
-    waivers: sample.context.waivers,
-  });
+  const report = evaluateRelease(sample.manifest, shippedBundle(), sample.context);
   return { report, ms: performance.now() - started };
 }
 

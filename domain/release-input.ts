@@ -1,6 +1,7 @@
 // From an accepted API request (or a test's) to the workflow's input: every default applied here,
 // and every semantic rule the JSON schema cannot express checked here, each problem naming its field.
 import { createHash } from 'node:crypto';
+import { canonicalize } from './canonical-json.js';
 import { DEFAULT_JUDGE_CONFIG, validateJudgeConfig } from '../activities/analysis/canary-judge.js';
 import { judgeConfigFor } from '../activities/analysis/judge-config.js';
 import {
@@ -200,18 +201,7 @@ export function manifestOf(request: CreateReleaseRequest): NormalizedManifest | 
 
 /** Canonical hash of a create request: same body, same hash, whatever the key order. */
 export function requestHash(request: CreateReleaseRequest): string {
-  return createHash('sha256').update(canonicalJson(request)).digest('hex');
-}
-
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, entry]) => entry !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([key, entry]) => `${JSON.stringify(key)}:${canonicalJson(entry)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
+  return createHash('sha256').update(canonicalize(request)).digest('hex');
 }
 
 export function buildReleaseInput(options: {

@@ -24,7 +24,7 @@ import {
 } from '@bufbuild/cel';
 import { RE2JS } from '@bufbuild/re2';
 import semver from 'semver';
-import { jsonPointerGet } from './pointer.js';
+import { escapePointerSegment, jsonPointerGet } from '../../domain/json-pointer.js';
 
 /** Evaluates to the raw CEL value (convert with fromCel where plain JavaScript is needed). */
 export type CompiledExpression = (bindings: Record<string, unknown>) => CelValue;
@@ -156,7 +156,6 @@ export function sha256Hex(value: string | Uint8Array): string {
 /** Every string leaf of a plain or CEL document with its JSON pointer (for detectors that scan free text). */
 export function stringLeaves(value: unknown, base = ''): { path: string; value: string }[] {
   const leaves: { path: string; value: string }[] = [];
-  const escape = (key: string) => key.replaceAll('~', '~0').replaceAll('/', '~1');
   const visit = (node: unknown, at: string) => {
     if (typeof node === 'string') leaves.push({ path: at, value: node });
     else if (isCelList(node)) {
@@ -164,10 +163,10 @@ export function stringLeaves(value: unknown, base = ''): { path: string; value: 
       for (const entry of node) visit(entry, `${at}/${index++}`);
     } else if (isCelMap(node)) {
       for (const [key, entry] of node)
-        visit(entry, `${at}/${escape(isCelUint(key) ? String(key.value) : String(key))}`);
+        visit(entry, `${at}/${escapePointerSegment(isCelUint(key) ? String(key.value) : String(key))}`);
     } else if (Array.isArray(node)) node.forEach((entry, index) => visit(entry, `${at}/${index}`));
     else if (node && typeof node === 'object' && !(node instanceof Uint8Array)) {
-      for (const [key, entry] of Object.entries(node)) visit(entry, `${at}/${escape(key)}`);
+      for (const [key, entry] of Object.entries(node)) visit(entry, `${at}/${escapePointerSegment(key)}`);
     }
   };
   visit(value, base);

@@ -19,7 +19,7 @@ import type { NormalizedManifest } from '../../domain/manifest.js';
 import { isCelList, type CelValue } from '@bufbuild/cel';
 import { ExpressionError, fromCel, pointerGet, toCelDeep } from './cel.js';
 import { kubernetesFacts, manifestDigests, type KubernetesFacts } from './facts.js';
-import { jsonPointerGet } from './pointer.js';
+import { jsonPointerGet } from '../../domain/json-pointer.js';
 import type { CompiledCheck, CompiledControl, PolicyBundle } from './policy.js';
 import type { SignatureVerification } from './signature.js';
 

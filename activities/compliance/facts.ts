@@ -2,9 +2,9 @@
 // Kubernetes objects with their JSON pointers, every workload's pod spec (the catalog's PS(W)) and
 // every container (C(W)), which containers serve the model, and the digests that bind approvals to
 // the manifest. Pure functions of the manifest.
-import { canonicalize } from './canonical.js';
+import { canonicalize } from '../../domain/canonical-json.js';
 import { sha256Hex } from './cel.js';
-import { pointerOf } from './pointer.js';
+import { pointerOf } from '../../domain/json-pointer.js';
 
 type Json = Record<string, unknown>;
 

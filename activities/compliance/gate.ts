@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { ComplianceReport, ControlResult, Waiver } from '../../domain/compliance.js';
 import type { ReleaseInput } from '../../domain/release.js';
 import type { StagingReport } from '../../domain/status.js';
-import { canonicalize } from './canonical.js';
+import { canonicalize } from '../../domain/canonical-json.js';
 import { sha256Hex } from './cel.js';
 import { decide } from './engine.js';
 import { evaluateRelease } from './evaluate.js';

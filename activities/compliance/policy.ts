@@ -9,7 +9,7 @@ import addFormatsModule from 'ajv-formats';
 import { Type, type Static } from 'typebox';
 import { parse as parseYaml } from 'yaml';
 import type { Severity } from '../../domain/compliance.js';
-import { canonicalize } from './canonical.js';
+import { canonicalize } from '../../domain/canonical-json.js';
 import { compileExpression, ExpressionError, sha256Hex, type CompiledExpression } from './cel.js';
 
 const addFormats = addFormatsModule.default;

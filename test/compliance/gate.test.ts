@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { canonicalize } from '../../activities/compliance/canonical.js';
+import { canonicalize } from '../../domain/canonical-json.js';
 import { sha256Hex } from '../../activities/compliance/cel.js';
 import { redateExample } from '../../activities/compliance/examples.js';
 import { approvalPayloadDigest } from '../../activities/compliance/facts.js';

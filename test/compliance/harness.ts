@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { ComplianceReport, ControlResult, EvidenceItem, Severity } from '../../domain/compliance.js';
 import type { NormalizedManifest } from '../../domain/manifest.js';
 import { evaluateManifest } from '../../activities/compliance/engine.js';
-import { verifyManifestSignature } from '../../activities/compliance/evaluate.js';
+import { evaluateRelease } from '../../activities/compliance/evaluate.js';
 import { approvalPayloadDigest } from '../../activities/compliance/facts.js';
 import { readManifest } from '../../activities/compliance/manifest.js';
 import {
@@ -65,17 +65,7 @@ export function evaluate(
   manifest: NormalizedManifest,
   context: CaseContext = defaultContext(),
 ): ComplianceReport {
-  const policy = shippedBundle();
-  const signature =
-    context.signature !== undefined
-      ? context.signature
-      : verifyManifestSignature(manifest, policy.data, context.now);
-  return evaluateManifest(manifest, policy, {
-    now: context.now,
-    signature,
-    history: context.history,
-    waivers: context.waivers,
-  });
+  return evaluateRelease(manifest, shippedBundle(), context);
 }
 
 /** Runs one case on a fresh copy of the compliant example. */
