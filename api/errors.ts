@@ -9,6 +9,7 @@ export const ERROR_STATUS = {
   VALIDATION_FAILED: 400,
   INVALID_BODY: 400,
   BAD_REQUEST: 400,
+  PAYLOAD_UNDECODABLE: 400,
   [SignoffRefusal.CommentRequired]: 400,
   [WaiverRefusal.Invalid]: 400,
   UNAUTHENTICATED: 401,
@@ -32,8 +33,11 @@ export const ERROR_STATUS = {
   ACTION_REFUSED: 409,
   BODY_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  RATE_LIMITED: 429,
   INTERNAL_ERROR: 500,
   TEMPORAL_UNAVAILABLE: 503,
+  IDENTITY_PROVIDER_UNAVAILABLE: 503,
+  AUDIT_UNAVAILABLE: 503,
   TEMPORAL_TIMEOUT: 504,
 } as const;
 export type ErrorCode = keyof typeof ERROR_STATUS;
@@ -43,6 +47,8 @@ export const ERROR_MEANINGS: Record<ErrorCode, string> = {
   VALIDATION_FAILED: 'The request does not satisfy the schema or a release rule; `problems` lists every one.',
   INVALID_BODY: 'The body is not well-formed JSON or YAML.',
   BAD_REQUEST: 'The request is malformed in some other way (see the message).',
+  PAYLOAD_UNDECODABLE:
+    'A payload sent to the codec endpoint cannot be decrypted (unknown key id, or tampered); the message names it.',
   COMMENT_REQUIRED: 'A sign-off needs a comment of at least 3 non-blank characters.',
   UNAUTHENTICATED: 'No bearer token, or one that is not valid.',
   FORBIDDEN: 'The caller lacks the role the route needs.',
@@ -69,8 +75,12 @@ export const ERROR_MEANINGS: Record<ErrorCode, string> = {
   ACTION_REFUSED: 'The release refused the action for another reason (see the message).',
   BODY_TOO_LARGE: 'The body exceeds 1 MiB.',
   UNSUPPORTED_MEDIA_TYPE: 'The Content-Type is not accepted by this route.',
+  RATE_LIMITED: 'Too many requests from this caller in the current window; see Retry-After.',
   INTERNAL_ERROR: 'An unexpected error; it has been logged.',
   TEMPORAL_UNAVAILABLE: 'The Temporal server cannot be reached.',
+  IDENTITY_PROVIDER_UNAVAILABLE: 'The OpenID Connect issuer cannot be reached (browser sign-in).',
+  AUDIT_UNAVAILABLE:
+    'The audit trail cannot be read (its database or public keys are missing or unreadable).',
   TEMPORAL_TIMEOUT:
     'Temporal is reachable but the release did not answer in time (are the workers running?).',
 };

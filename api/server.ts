@@ -1,10 +1,13 @@
 // The API process: configuration, the Temporal client, the app, and a graceful shutdown. It starts
 // even while Temporal is down (the connection is lazy; /readyz says so until Temporal answers).
 import { Client, Connection } from '@temporalio/client';
-import { TokenVerifier } from '../activities/credentials.js';
 import { ConfigError, loadConfig, type Config } from '../domain/config.js';
-import { createLogger } from '../workers/logging.js';
-import { buildApp } from './app.js';
+import { AesGcmPayloadCodec } from '../security/payload-codec.js';
+import { keyRingFor, verifierFor } from '../security/setup.js';
+import { medreleaseDataConverter } from '../security/data-converter.js';
+import type { PayloadKeyRing } from '../security/payload-keys.js';
+import type { OidcVerifier } from '../security/oidc.js';
+import { buildApp, createApiLogger } from './app.js';
 
 /** Grace for in-flight requests at shutdown before the process exits anyway. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -22,20 +25,28 @@ async function main(): Promise<void> {
     if (error instanceof ConfigError) fail(error.message);
     throw error;
   }
-  let verifier: TokenVerifier;
+  let verifier: OidcVerifier;
+  let ring: PayloadKeyRing;
   try {
-    verifier = TokenVerifier.fromFile(config.users.file);
+    verifier = verifierFor(config);
+    ring = keyRingFor(config);
   } catch (error) {
-    fail(`the setting users.file (MEDRELEASE_USERS_FILE) is unusable: ${(error as Error).message}`);
+    if (error instanceof ConfigError) fail(error.message);
+    throw error;
   }
 
-  const logger = createLogger('medrelease-api');
+  const logger = createApiLogger(config.logging.redact);
   const connection = Connection.lazy({ address: config.temporal.address });
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const client = new Client({
+    connection,
+    namespace: config.temporal.namespace,
+    dataConverter: medreleaseDataConverter(ring),
+  });
   const app = await buildApp({
     config,
     client,
     verifier,
+    codec: new AesGcmPayloadCodec(ring),
     logger,
     temporalUiUrl: config.temporal.uiUrl,
     http: {

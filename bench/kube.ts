@@ -65,7 +65,8 @@ import {
   svgDocument,
   type Bar,
 } from './report.js';
-import { writeBenchUsers } from './users.js';
+import { dataConverterFor } from '../security/setup.js';
+import { ensureBenchKeys, startBenchIdentity } from './users.js';
 
 const CLOUDS = ['aws', 'azure', 'gcp'] as const;
 const TRAFFIC: Record<string, 'auto' | 'replica-ratio'> = {
@@ -228,7 +229,8 @@ async function measureOrchestration(state: LocalKubeState, namespace: string, da
     logFile: path.join(dataDir, 'temporal.log'),
   });
   Runtime.install({ logger: new DefaultLogger('ERROR') });
-  const { requester, approver, usersFile } = await writeBenchUsers(dataDir);
+  const identity = await startBenchIdentity();
+  const { requester, approver } = identity;
   const config = parseConfig({
     temporal: {
       address: server.address,
@@ -236,7 +238,7 @@ async function measureOrchestration(state: LocalKubeState, namespace: string, da
       taskQueuePrefix: `kbench-${randomUUID().slice(0, 6)}-`,
     },
     dataDir,
-    users: { file: usersFile },
+    auth: identity.auth,
     clouds: CLOUDS.map((name) => ({
       name,
       driver: 'kubernetes',
@@ -252,7 +254,8 @@ async function measureOrchestration(state: LocalKubeState, namespace: string, da
   });
   const connection = await NativeConnection.connect({ address: server.address });
   const clientConnection = await Connection.connect({ address: server.address });
-  const client = new Client({ connection: clientConnection });
+  await ensureBenchKeys(config);
+  const client = new Client({ connection: clientConnection, dataConverter: dataConverterFor(config) });
   const samples: Sample[] = [];
   const context: WorkerContext = { config, connection, workflows: defaultWorkflowSource() };
   const workers = [
@@ -335,6 +338,7 @@ async function measureOrchestration(state: LocalKubeState, namespace: string, da
     await connection.close();
     await clientConnection.close();
     await server.stop();
+    await identity.issuer.close();
   }
   return canaries;
 }

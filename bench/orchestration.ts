@@ -88,7 +88,9 @@ import {
   type Load,
   type Machine,
 } from './report.js';
-import { writeBenchUsers } from './users.js';
+import { failureConverterPath } from '../security/data-converter.js';
+import { dataConverterFor } from '../security/setup.js';
+import { ensureBenchKeys, startBenchIdentity, type BenchIdentity } from './users.js';
 
 const CLOUDS = ['aws', 'azure', 'gcp'] as const;
 const STEPS = [5, 25, 50, 100];
@@ -191,6 +193,7 @@ const note = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 // ---- environment ----------------------------------------------------------------------------------
 
 interface Environment {
+  identity: BenchIdentity;
   config: Config;
   client: Client;
   clientConnection: Connection;
@@ -217,7 +220,8 @@ async function createEnvironment(dataDir: string): Promise<Environment> {
     address = server.address;
   }
   const runId = randomUUID().slice(0, 8);
-  const { requester, approver, usersFile } = await writeBenchUsers(dataDir);
+  const identity = await startBenchIdentity();
+  const { requester, approver } = identity;
   const config = parseConfig({
     temporal: {
       address,
@@ -225,7 +229,7 @@ async function createEnvironment(dataDir: string): Promise<Environment> {
       taskQueuePrefix: `bench-${runId}-`,
     },
     dataDir,
-    users: { file: usersFile },
+    auth: identity.auth,
     clouds: CLOUDS.map((name) => ({
       name,
       driver: 'simulated',
@@ -237,8 +241,14 @@ async function createEnvironment(dataDir: string): Promise<Environment> {
   });
   const connection = await NativeConnection.connect({ address });
   const clientConnection = await Connection.connect({ address });
-  const client = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
+  await ensureBenchKeys(config);
+  const client = new Client({
+    connection: clientConnection,
+    namespace: config.temporal.namespace,
+    dataConverter: dataConverterFor(config),
+  });
   return {
+    identity,
     config,
     client,
     clientConnection,
@@ -287,7 +297,11 @@ async function startWorkers(env: Environment): Promise<{ stop(): Promise<void> }
 }
 
 function bundle(workflowsPath: string): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
+  return bundleWorkflowCode({
+    workflowsPath,
+    failureConverterPath: failureConverterPath(),
+    logger: new DefaultLogger('WARN'),
+  });
 }
 
 async function machineInfo(env: Environment): Promise<Machine> {
@@ -1133,6 +1147,7 @@ async function main(): Promise<number> {
     await env?.connection.close();
     await env?.clientConnection.close();
     await env?.server?.stop();
+    await env?.identity.issuer.close();
     await rm(dataDir, { recursive: true, force: true });
   }
 }

@@ -1,20 +1,29 @@
-// The two people every benchmark needs: one who requests releases and one clinical approver, written
-// to a users file with fresh random tokens (the control worker verifies sign-offs against it).
-import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
-import path from 'node:path';
+// The two people every benchmark needs: one who requests releases and one clinical approver, with
+// a development issuer of the benchmark's own (ephemeral keys) that the workers trust, and the
+// benchmark's own payload and audit keys in its data folder.
+import { ensureAuditKey } from '../activities/audit/keys.js';
+import { auditPaths, payloadKeyFile, type Config } from '../domain/config.js';
 import type { Person } from '../domain/release.js';
+import { DevIssuer } from '../security/dev-issuer.js';
+import { ensureKeyFile } from '../security/payload-keys.js';
 
-export async function writeBenchUsers(
-  dataDir: string,
-): Promise<{ requester: Person; approver: Person; usersFile: string }> {
+export interface BenchIdentity {
+  requester: Person;
+  approver: Person;
+  issuer: DevIssuer;
+  /** For the benchmark's configuration (`auth`). */
+  auth: { issuer: string; jwksUri: string };
+}
+
+export async function startBenchIdentity(): Promise<BenchIdentity> {
   const requester: Person = { id: 'rm-bench', name: 'Bench Release-Manager', roles: ['release-manager'] };
   const approver: Person = { id: 'dr-bench', name: 'Dr Bench Approver', roles: ['clinical-approver'] };
-  const usersFile = path.join(dataDir, 'users.json');
-  const users = [requester, approver].map((person) => ({
-    ...person,
-    token: randomBytes(24).toString('base64url'),
-  }));
-  await writeFile(usersFile, JSON.stringify({ users }));
-  return { requester, approver, usersFile };
+  const issuer = await DevIssuer.start({ users: [requester, approver], audience: 'medrelease-api' });
+  return { requester, approver, issuer, auth: { issuer: issuer.issuer, jwksUri: issuer.jwksUri } };
+}
+
+/** Payload and audit keys of the benchmark's configuration. */
+export async function ensureBenchKeys(config: Config): Promise<void> {
+  await ensureKeyFile(payloadKeyFile(config));
+  await ensureAuditKey(auditPaths(config).signingKeyFile);
 }

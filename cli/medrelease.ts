@@ -5,6 +5,8 @@
 //   medrelease check <manifest> [--policy <dir>] [--data <file>]... [--format text|json|sarif]
 //                    [--at <time>] [--history <file>] [--waivers <file>] [--output <file>]
 //   medrelease schema
+//   medrelease audit <verify|export|prune> …   (cli/audit.ts)
+//   medrelease keys <init|rotate-payload|rotate-audit|show>   (cli/keys.ts)
 //
 // Exit status: 0 the manifest passes, 1 the gate blocks it, 2 the input is invalid (unreadable,
 // not a valid manifest, an invalid policy bundle or bad arguments).
@@ -19,6 +21,8 @@ import { readManifest } from '../activities/compliance/manifest.js';
 import { loadPolicyBundle, PolicyError } from '../activities/compliance/policy.js';
 import type { ComplianceReport, ControlResult, Waiver } from '../domain/compliance.js';
 import { ReleaseManifestSchema } from '../domain/manifest.js';
+import { auditMain } from './audit.js';
+import { keysMain } from './keys.js';
 
 export const EXIT = { pass: 0, blocked: 1, invalid: 2 } as const;
 const SHIPPED_POLICY_DIR = fileURLToPath(new URL('../../policies', import.meta.url));
@@ -26,6 +30,8 @@ const SHIPPED_POLICY_DIR = fileURLToPath(new URL('../../policies', import.meta.u
 const USAGE = `usage:
   medrelease check <manifest.yaml|json> [options]   evaluate a release manifest with the compliance gate
   medrelease schema                                  print the release manifest's JSON Schema
+  medrelease audit <verify|export|prune> [options]   check, export or prune the audit trail (audit --help)
+  medrelease keys <init|rotate-payload|rotate-audit|show>   provision and rotate keys (keys --help)
 
 options of check:
   --policy <dir>     policy packs (*.yaml) and data (data/*.yaml); default: the shipped policies/
@@ -267,6 +273,17 @@ export function main(argv: string[]): number {
         return check(rest, (text) => process.stdout.write(text));
       case 'schema':
         process.stdout.write(`${JSON.stringify(ReleaseManifestSchema, null, 2)}\n`);
+        return EXIT.pass;
+      case 'audit':
+        return auditMain(rest);
+      case 'keys':
+        void keysMain(rest).then(
+          (code) => (process.exitCode = code),
+          (error: unknown) => {
+            process.stderr.write(`medrelease keys: ${(error as Error).message}\n`);
+            process.exitCode = 2;
+          },
+        );
         return EXIT.pass;
       case undefined:
       case '-h':

@@ -2,7 +2,7 @@
 // setting stops the process with a message that names it. Read from the YAML or JSON file named by
 // MEDRELEASE_CONFIG; without one, the embedded default (three simulated clouds) applies.
 // Environment variables override a few deployment settings (TEMPORAL_ADDRESS, MEDRELEASE_API_PORT …).
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Type, type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
@@ -86,6 +86,28 @@ export function defaultPlacement(name: string): { region: string; jurisdiction: 
     : { region: 'eu-central-1', jurisdiction: 'EU' };
 }
 
+const RoleSchema = Type.Union([
+  Type.Literal('release-manager'),
+  Type.Literal('clinical-approver'),
+  Type.Literal('operator'),
+  Type.Literal('auditor'),
+  Type.Literal('viewer'),
+  Type.Literal('regulatory-qa'),
+  Type.Literal('security'),
+]);
+export const ASYMMETRIC_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+] as const;
+
 export const Config = Type.Object(
   {
     temporal: Type.Object(
@@ -104,15 +126,79 @@ export const Config = Type.Object(
         port: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
         /** Longest a request may take, including waiting for Temporal. */
         requestTimeoutMs: Type.Integer({ minimum: 1000, default: 30_000 }),
+        /** Requests per caller (the authenticated person, else the address) per window. */
+        rateLimit: Type.Object(
+          {
+            max: Type.Integer({ minimum: 1, default: 600 }),
+            windowSeconds: Type.Integer({ minimum: 1, maximum: 3600, default: 60 }),
+          },
+          { additionalProperties: false, default: {} },
+        ),
+        /** Origins allowed to call the codec endpoint from a browser; default: the Temporal UI's (temporal.uiUrl). */
+        codecOrigins: Type.Optional(Type.Array(Type.String({ pattern: '^https?://[^/\\s]+$' }))),
       },
       { additionalProperties: false, default: {} },
     ),
     /** State of the embedded default: Temporal's database file, simulated clouds, audit trail. */
     dataDir: Type.String({ default: '.data' }),
-    users: Type.Object(
+    /**
+     * Who is calling: OpenID Connect access tokens (JWTs) from this issuer. `npm start` runs a
+     * development issuer and sets these; a deployment points them at its identity provider
+     * (docs/identity-and-keys.md).
+     */
+    auth: Type.Object(
       {
-        /** Users and their API tokens (until OpenID Connect arrives); `npm start` creates demo users here. */
-        file: Type.String({ default: '.data/users.json' }),
+        /** The issuer (`iss`) whose tokens are accepted, e.g. https://login.example.org/realms/hospital. */
+        issuer: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$' })),
+        /** The audience (`aud`) every token must carry. */
+        audience: Type.String({ minLength: 1, default: 'medrelease-api' }),
+        /** The issuer's JWKS; default: the `jwks_uri` of its discovery document. */
+        jwksUri: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$' })),
+        /** Where the roles are in the token: a claim name or a dot path (realm_access.roles). */
+        rolesClaim: Type.String({ minLength: 1, default: 'roles' }),
+        /** Identity-provider group or role names → medrelease roles; a medrelease role name maps to itself. */
+        roleMap: Type.Record(Type.String({ minLength: 1 }), Type.Array(RoleSchema), { default: {} }),
+        /** The claim that names the person (their id in releases and the audit trail); falls back to `sub`. */
+        userClaim: Type.String({ minLength: 1, default: 'preferred_username' }),
+        nameClaim: Type.String({ minLength: 1, default: 'name' }),
+        /** Allowed clock difference for exp, nbf and iat. */
+        clockToleranceSeconds: Type.Integer({ minimum: 0, maximum: 300, default: 30 }),
+        /** Accepted signature algorithms (asymmetric only: `none` and HMAC are never accepted). */
+        algorithms: Type.Array(Type.String({ enum: [...ASYMMETRIC_ALGORITHMS] }), {
+          minItems: 1,
+          default: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+        }),
+        /** The client id of the browser sign-in (`/auth/login`) that opens a codec session for the Temporal UI. */
+        browserClientId: Type.String({ minLength: 1, default: 'medrelease-ui' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    /** Encryption of every workflow and activity payload (AES-256-GCM). */
+    encryption: Type.Object(
+      {
+        /** The key ring file (mode 0600); default <dataDir>/keys/payload-keys.json. MEDRELEASE_PAYLOAD_KEYS overrides it. */
+        keyFile: Type.Optional(Type.String({ minLength: 1 })),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    /** The audit trail: hash-chained, Ed25519-signed records in SQLite. */
+    audit: Type.Object(
+      {
+        /** Default <dataDir>/audit/audit.sqlite. */
+        database: Type.Optional(Type.String({ minLength: 1 })),
+        /** The Ed25519 signing key (PKCS#8 PEM, mode 0600); default <dataDir>/keys/audit-ed25519.pem. */
+        signingKeyFile: Type.Optional(Type.String({ minLength: 1 })),
+        /** Public keys of earlier signing keys (rotation), for verification; the current one is always used. */
+        publicKeyFiles: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+        /** How long release records are kept: six years (45 CFR 164.316(b)(2)). */
+        retentionDays: Type.Integer({ minimum: 1, maximum: 36_500, default: 2192 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    logging: Type.Object(
+      {
+        /** More pino redaction paths (beyond the built-in ones: credentials, cookies, bodies). */
+        redact: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -215,10 +301,67 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     }
   }
   if (environment.MEDRELEASE_DATA_DIR) raw.dataDir = environment.MEDRELEASE_DATA_DIR;
-  if (environment.MEDRELEASE_USERS_FILE) raw.users = { file: environment.MEDRELEASE_USERS_FILE };
+  const authOverrides: [string, string][] = [
+    ['MEDRELEASE_OIDC_ISSUER', 'issuer'],
+    ['MEDRELEASE_OIDC_AUDIENCE', 'audience'],
+    ['MEDRELEASE_OIDC_JWKS_URI', 'jwksUri'],
+  ];
+  for (const [variable, key] of authOverrides) {
+    const value = environment[variable];
+    if (value) raw.auth = { ...(raw.auth as object | undefined), [key]: value };
+  }
+  if (environment.MEDRELEASE_PAYLOAD_KEY_FILE) {
+    raw.encryption = {
+      ...(raw.encryption as object | undefined),
+      keyFile: environment.MEDRELEASE_PAYLOAD_KEY_FILE,
+    };
+  }
   return parseConfig(raw, file ? `configuration file ${file}` : 'configuration');
 }
 
 export function telemetrySourceOf(cloud: CloudConfig): 'simulated' | 'prometheus' {
   return cloud.telemetry ?? 'simulated';
+}
+
+/** The payload key ring file of this configuration. */
+export function payloadKeyFile(config: Config): string {
+  return path.resolve(config.encryption.keyFile ?? path.join(config.dataDir, 'keys', 'payload-keys.json'));
+}
+
+/** The audit trail's database, signing key and (rotated) public keys. */
+export function auditPaths(config: Config): {
+  database: string;
+  signingKeyFile: string;
+  publicKeyFiles: string[];
+} {
+  const signingKeyFile = path.resolve(
+    config.audit.signingKeyFile ?? path.join(config.dataDir, 'keys', 'audit-ed25519.pem'),
+  );
+  return {
+    database: path.resolve(config.audit.database ?? path.join(config.dataDir, 'audit', 'audit.sqlite')),
+    signingKeyFile,
+    publicKeyFiles: [
+      signingKeyFile.replace(/\.pem$/, '') + '.pub.pem',
+      // Keys retired by `medrelease keys rotate-audit`, next to the current one.
+      ...retiredAuditKeys(path.dirname(signingKeyFile)),
+      ...config.audit.publicKeyFiles.map((file) => path.resolve(file)),
+    ],
+  };
+}
+
+function retiredAuditKeys(directory: string): string[] {
+  try {
+    return readdirSync(directory)
+      .filter((name) => /^audit-ed25519\.[A-Za-z0-9-]+\.pub\.pem$/.test(name))
+      .sort()
+      .map((name) => path.join(directory, name));
+  } catch {
+    return [];
+  }
+}
+
+/** The browser origins allowed to use the codec endpoint. */
+export function codecOrigins(config: Config): string[] {
+  if (config.api.codecOrigins) return config.api.codecOrigins;
+  return config.temporal.uiUrl ? [new URL(config.temporal.uiUrl).origin] : [];
 }

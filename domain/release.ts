@@ -6,6 +6,9 @@ import type { JudgeConfig } from '../activities/analysis/canary-judge.js';
 import type { NormalizedManifest } from './manifest.js';
 
 export const CLOUD_NAME_PATTERN = '^[a-z][a-z0-9-]{1,30}$';
+/** An OCI image reference: registry[:port]/repository[:tag][@sha256:digest], lower-case repository. */
+export const IMAGE_REFERENCE_PATTERN =
+  '^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]{1,5})?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$';
 export const RELEASE_ID_PATTERN = '^[a-z0-9][a-z0-9-]{2,62}$';
 
 const JudgeMetric = Type.Object(
@@ -247,10 +250,19 @@ export const CreateReleaseRequest = Type.Object(
     model: Type.Object(
       {
         name: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{1,62}$' }),
-        version: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$' }),
+        // Semantic versioning: versions are compared by the change-control plan, and they are stored
+        // unencrypted as a search attribute, so nothing but a version fits here.
+        version: Type.String({
+          pattern:
+            '^(0|[1-9][0-9]{0,5})\\.(0|[1-9][0-9]{0,5})\\.(0|[1-9][0-9]{0,5})(-[0-9A-Za-z.-]{1,32})?(\\+[0-9A-Za-z.-]{1,32})?$',
+          maxLength: 64,
+          description: 'Semantic version, e.g. 2.5.0 or 2.5.0-rc.1.',
+        }),
         image: Type.String({
           minLength: 3,
           maxLength: 512,
+          // An image reference (registry/repository[:tag][@digest]), nothing else: free text has no place here.
+          pattern: IMAGE_REFERENCE_PATTERN,
           description: 'Container image; the compliance gate requires it pinned by digest (@sha256:…).',
         }),
         intendedUse: Type.Optional(Type.String({ maxLength: 2000 })),

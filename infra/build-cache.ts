@@ -225,3 +225,13 @@ export async function goOutput(args: string[], cwd?: string): Promise<string> {
   }
   return Buffer.concat(chunks).toString();
 }
+
+/** The first executable `command` on PATH. */
+export async function findOnPath(command: string): Promise<string | undefined> {
+  for (const directory of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (!directory) continue;
+    const candidate = path.join(directory, command);
+    if (await isExecutableFile(candidate)) return candidate;
+  }
+  return undefined;
+}

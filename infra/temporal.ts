@@ -16,6 +16,7 @@ import { SEARCH_ATTRIBUTES } from '../domain/search-attributes.js';
 import {
   ensureCachedBuild,
   forEachLine,
+  findOnPath,
   isExecutableFile,
   processEnd,
   runGo,
@@ -94,15 +95,6 @@ export async function ensureTemporalCli(opts: { log?: Log } = {}): Promise<Tempo
     return { path: undefined, source: 'sdk-download' };
   }
   return { path: cached, source: outcome === 'built' ? 'go-install' : 'cache' };
-}
-
-async function findOnPath(command: string): Promise<string | undefined> {
-  for (const directory of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (!directory) continue;
-    const candidate = path.join(directory, command);
-    if (await isExecutableFile(candidate)) return candidate;
-  }
-  return undefined;
 }
 
 /**

@@ -3,11 +3,14 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
+import { failureConverterPath } from '../security/data-converter.js';
 import { WORKFLOW_BUNDLE_PATH, WORKFLOWS_PATH } from '../workers/factory.js';
 
 const started = Date.now();
 const { code } = await bundleWorkflowCode({
   workflowsPath: WORKFLOWS_PATH,
+  // Workflow failures are encrypted like every payload (security/failure-converter.ts).
+  failureConverterPath: failureConverterPath(),
   logger: new DefaultLogger('WARN'),
 });
 await mkdir(path.dirname(WORKFLOW_BUNDLE_PATH), { recursive: true });

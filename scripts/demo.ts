@@ -17,6 +17,7 @@ import type { ComplianceReport, ControlResult } from '../domain/compliance.js';
 import type { NormalizedManifest } from '../domain/manifest.js';
 import type { CreateReleaseRequest, FaultPlan, TerminalStage } from '../domain/release.js';
 import type { ReleaseStatus } from '../domain/status.js';
+import { devTokensFile, type DevTokens } from './dev-identity.js';
 
 const { values: options } = parseArgs({
   options: {
@@ -24,7 +25,7 @@ const { values: options } = parseArgs({
     // Where `npm start` wrote its effective configuration: .data/ of the folder it runs in, whatever
     // its data directory (MEDRELEASE_DATA_DIR) is; pass it when the demo runs from another folder.
     config: { type: 'string', default: '.data/effective-config.json' },
-    'users-file': { type: 'string' },
+    'tokens-file': { type: 'string' },
     interval: { type: 'string', default: '3' },
     'timeout-minutes': { type: 'string', default: '10' },
   },
@@ -36,7 +37,6 @@ const repoRoot = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
 interface EffectiveConfig {
   dataDir: string;
   api: { host: string; port: number };
-  users: { file: string };
   temporal: { uiUrl?: string; namespace: string };
 }
 
@@ -53,13 +53,13 @@ async function readJson<T>(file: string, what: string): Promise<T> {
 const config = await readJson<EffectiveConfig>(options.config, 'the configuration written by npm start');
 const apiUrl =
   options.api ?? `http://${config.api.host === '0.0.0.0' ? '127.0.0.1' : config.api.host}:${config.api.port}`;
-const { users } = await readJson<{ users: { id: string; token: string }[] }>(
-  options['users-file'] ?? config.users.file,
-  'the demo users',
+const { users } = await readJson<DevTokens>(
+  options['tokens-file'] ?? devTokensFile(config),
+  'the demo users’ tokens (npm start writes them when it runs the development issuer)',
 );
 const token = (id: string) => {
   const user = users.find((candidate) => candidate.id === id);
-  if (!user) throw new Error(`demo user '${id}' is missing from the users file`);
+  if (!user) throw new Error(`demo user '${id}' is missing from the tokens file`);
   return user.token;
 };
 
@@ -167,7 +167,7 @@ async function alreadyDeployed(): Promise<string[]> {
     const query = new URLSearchParams({ model: name, version, stage: 'completed', limit: '1' });
     const response = await api<{ releases?: { releaseId: string }[] }>(
       'GET',
-      `/releases?${query.toString()}`,
+      `/v1/releases?${query.toString()}`,
       'au-erin',
     );
     const release = response.status === 200 ? response.body.releases?.[0] : undefined;
@@ -179,7 +179,7 @@ async function alreadyDeployed(): Promise<string[]> {
 async function create(plan: Plan): Promise<void> {
   const created = await api<{ releaseId: string; code?: string; message?: string }>(
     'POST',
-    '/releases',
+    '/v1/releases',
     'rm-alice',
     plan.request,
   );
@@ -204,7 +204,7 @@ const brief = (value: unknown) => {
 
 /** The gate's report as the API serves it: decision, score, and each failing control with its first evidence. */
 async function printCompliance(plan: Plan): Promise<ComplianceReport | undefined> {
-  const route = `/releases/${plan.request.releaseId}/compliance`;
+  const route = `/v1/releases/${plan.request.releaseId}/compliance`;
   const response = await api<{ report?: ComplianceReport; code?: string; message?: string }>(
     'GET',
     route,
@@ -236,7 +236,7 @@ async function printCompliance(plan: Plan): Promise<ComplianceReport | undefined
 }
 
 async function status(releaseId: string): Promise<ReleaseStatus> {
-  const response = await api<ReleaseStatus>('GET', `/releases/${releaseId}`, 'au-erin');
+  const response = await api<ReleaseStatus>('GET', `/v1/releases/${releaseId}`, 'au-erin');
   if (response.status !== 200)
     throw new Error(`reading ${releaseId} failed: HTTP ${response.status} ${JSON.stringify(response.body)}`);
   return response.body;
@@ -244,7 +244,7 @@ async function status(releaseId: string): Promise<ReleaseStatus> {
 
 interface Followed {
   status: ReleaseStatus;
-  /** The gate's latest report (GET /releases/{id}/compliance), if the release reached the gate. */
+  /** The gate's latest report (GET /v1/releases/{id}/compliance), if the release reached the gate. */
   report?: ComplianceReport;
 }
 
@@ -266,7 +266,7 @@ async function follow(plan: Plan, deadline: number): Promise<Followed> {
       for (const approver of ['dr-bob', 'dr-carol'].filter((id) => !signedBy.has(id))) {
         const response = await api<{ approvals?: number; code?: string; message?: string }>(
           'POST',
-          `/releases/${releaseId}/signoff`,
+          `/v1/releases/${releaseId}/signoff`,
           approver,
           {
             decision: 'approve',

@@ -2,8 +2,6 @@
 // the control worker, one worker per configured cloud (simulated aws, azure and gcp unless real ones
 // are configured) and the API, restarts a process that dies, and stops everything cleanly on Ctrl-C.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -16,23 +14,14 @@ import type { NormalizedManifest } from '../domain/manifest.js';
 import { ConfigError, loadConfig, type Config } from '../domain/config.js';
 import { startDevServer, type DevServerHandle } from '../infra/temporal.js';
 import { stateDirectory } from '../workers/factory.js';
+import { DEMO_USERS, ensureLocalKeys, startDevIdentity } from './dev-identity.js';
 
 const distRoot = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
 const repoRoot = path.resolve(distRoot, '..');
 const UI_PORT = Number(process.env.MEDRELEASE_TEMPORAL_UI_PORT ?? 8233);
+const DEV_ISSUER_PORT = Number(process.env.MEDRELEASE_DEV_ISSUER_PORT ?? 3001);
 /** Where `npm start` writes the configuration every process it starts reads, and `npm run demo` finds the API. */
 export const EFFECTIVE_CONFIG = '.data/effective-config.json';
-
-/** Demo users of the embedded default: roles as documented in the README; tokens made at first start. */
-const DEMO_USERS = [
-  { id: 'rm-alice', name: 'Alice Moreau (release manager)', roles: ['release-manager'] },
-  { id: 'dr-bob', name: 'Dr Bob Okafor (clinical approver)', roles: ['clinical-approver'] },
-  { id: 'dr-carol', name: 'Dr Carol Lindqvist (clinical approver)', roles: ['clinical-approver'] },
-  { id: 'op-dave', name: 'Dave Novak (operator)', roles: ['operator'] },
-  { id: 'au-erin', name: 'Erin Walsh (auditor)', roles: ['auditor', 'viewer'] },
-  { id: 'qa-fatima', name: 'Fatima Haddad (regulatory QA)', roles: ['regulatory-qa'] },
-  { id: 'sec-gustav', name: 'Gustav Berg (security)', roles: ['security'] },
-];
 
 /** Models already running in the simulated clouds, so a demo release has a stable baseline to beat. */
 const DEMO_STABLE_MODELS = [
@@ -41,22 +30,6 @@ const DEMO_STABLE_MODELS = [
 ];
 
 const log = (line: string) => console.log(`\x1b[1m[medrelease]\x1b[0m ${line}`);
-
-async function ensureDemoUsers(file: string): Promise<void> {
-  // Users added to the demo since the file was made get tokens too; existing tokens are kept.
-  const existing = existsSync(file)
-    ? (JSON.parse(await readFile(file, 'utf8')) as { users: { id: string }[] }).users
-    : [];
-  const missing = DEMO_USERS.filter((user) => !existing.some((entry) => entry.id === user.id));
-  if (missing.length === 0) return;
-  await mkdir(path.dirname(file), { recursive: true });
-  const users = [
-    ...existing,
-    ...missing.map((user) => ({ ...user, token: `${user.id}.${randomBytes(24).toString('base64url')}` })),
-  ];
-  await writeFile(file, `${JSON.stringify({ users }, null, 2)}\n`, { mode: 0o600 });
-  log(`demo users ${missing.map((user) => user.id).join(', ')}: new tokens in ${file}`);
-}
 
 /**
  * For each example release (EXAMPLE_RELEASES: chest-xray-triage 2.5.0, sepsis-risk 1.9.0): the
@@ -166,7 +139,14 @@ async function main(): Promise<void> {
     throw error;
   }
   await mkdir(config.dataDir, { recursive: true });
-  await ensureDemoUsers(config.users.file);
+  for (const file of await ensureLocalKeys(config))
+    log(`made a new key: ${file} (keep it; it is never committed)`);
+  const apiUrl = `http://${config.api.host === '0.0.0.0' ? '127.0.0.1' : config.api.host}:${config.api.port}`;
+  // Without a configured identity provider, the development issuer signs the demo users' tokens.
+  const devIdentity = config.auth.issuer
+    ? undefined
+    : await startDevIdentity(config, { port: DEV_ISSUER_PORT, apiPort: config.api.port });
+  if (devIdentity) log(`development OpenID Connect issuer at ${devIdentity.issuer.issuer} (demo users only)`);
   await seedSimulatedClouds(config);
   const exampleRequests = await prepareComplianceDemo(config);
 
@@ -183,9 +163,12 @@ async function main(): Promise<void> {
       uiPort: UI_PORT,
       namespace: config.temporal.namespace,
       logFile: path.join(config.dataDir, 'temporal', 'server.log'),
+      // The Web UI decodes payloads through the API (operators and auditors, signed in at /auth/login).
+      uiCodecEndpoint: `${apiUrl}/codec`,
       log: (line) => log(`temporal: ${line}`),
     });
     config.temporal.uiUrl ??= `http://127.0.0.1:${UI_PORT}`;
+    config.api.codecOrigins ??= [`http://127.0.0.1:${UI_PORT}`, `http://localhost:${UI_PORT}`];
   } else {
     log(`using the Temporal server at ${config.temporal.address}`);
   }
@@ -218,13 +201,13 @@ async function main(): Promise<void> {
     await stopChild(processes.at(-1)!.child);
     await Promise.all(processes.slice(0, -1).map((entry) => stopChild(entry.child)));
     await server?.stop();
+    await devIdentity?.issuer.close();
     log('stopped; state is kept in ' + config.dataDir);
     process.exit(0);
   };
   process.once('SIGINT', () => void shutdown('SIGINT'));
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
 
-  const apiUrl = `http://${config.api.host === '0.0.0.0' ? '127.0.0.1' : config.api.host}:${config.api.port}`;
   if (!(await waitForApi(apiUrl, 60_000))) {
     log(`the API did not become ready at ${apiUrl}/readyz within 60 s; see the output above`);
     return;
@@ -235,7 +218,10 @@ async function main(): Promise<void> {
     `  Temporal UI    ${config.temporal.uiUrl ?? '(external)'}`,
     `  Temporal       ${config.temporal.address}  namespace ${config.temporal.namespace}`,
     `  Clouds         ${config.clouds.map((cloud) => `${cloud.name} (${cloud.driver}, ${cloud.region})`).join(', ')}`,
-    `  Demo users     ${config.users.file} (bearer tokens for ${DEMO_USERS.map((user) => user.id).join(', ')})`,
+    devIdentity
+      ? `  Demo users     ${devIdentity.tokensFile} (access tokens for ${DEMO_USERS.map((user) => user.id).join(', ')}, valid 12 h)`
+      : `  Identity       ${config.auth.issuer} (audience ${config.auth.audience})`,
+    `  Decrypt in UI  sign in at ${apiUrl}/auth/login, then in the Temporal UI's codec settings tick "include cross-origin credentials"`,
     ...exampleRequests.map((file, index) => `  ${(index === 0 ? 'Examples' : '').padEnd(15)}${file}`),
     '                 (release requests with their manifests, dated today)',
     '',

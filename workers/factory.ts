@@ -1,12 +1,13 @@
 // How each worker is assembled from configuration: the control worker (workflows and control
 // activities) and one cloud worker per cloud (that cloud's CloudRolloutWorkflows and activities,
 // with only that cloud's driver). The entry points, tests and benchmarks all build workers here.
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createCanaryJudge } from '../activities/analysis/release-judge.js';
-import { FileAuditStore } from '../activities/audit.js';
+import { loadAuditSigner } from '../activities/audit/keys.js';
+import { SqliteAuditStore } from '../activities/audit/store.js';
 import { createCloudActivities } from '../activities/cloud/activities.js';
 import type { CloudDriver } from '../activities/cloud/driver.js';
 import { KubernetesCloudDriver, loadContext } from '../activities/cloud/kubernetes.js';
@@ -15,12 +16,12 @@ import { PolicyGate } from '../activities/compliance/gate.js';
 import { FileReleaseHistory } from '../activities/compliance/history.js';
 import { loadPolicyBundle } from '../activities/compliance/policy.js';
 import { createControlActivities } from '../activities/control.js';
-import { TokenVerifier } from '../activities/credentials.js';
 import { SimulatedStagingTarget } from '../activities/staging.js';
 import { PrometheusTelemetrySource } from '../activities/telemetry/prometheus.js';
 import { SimulatedTelemetrySource } from '../activities/telemetry/simulated.js';
 import type { TelemetrySource } from '../activities/telemetry/source.js';
-import { telemetrySourceOf, type CloudConfig, type Config } from '../domain/config.js';
+import { auditPaths, telemetrySourceOf, type CloudConfig, type Config } from '../domain/config.js';
+import { dataConverterFor, verifierFor } from '../security/setup.js';
 import { cloudTaskQueue, controlTaskQueue } from '../domain/task-queues.js';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.js', import.meta.url));
@@ -35,7 +36,7 @@ export const WORKFLOW_BUNDLE_PATH = fileURLToPath(new URL('../workflow-bundle.js
 export function defaultWorkflowSource(): WorkflowSource {
   if (!existsSync(WORKFLOW_BUNDLE_PATH)) return { workflowsPath: WORKFLOWS_PATH };
   const bundledAt = statSync(WORKFLOW_BUNDLE_PATH).mtimeMs;
-  const sources = ['../workflows', '../domain'].map((folder) =>
+  const sources = ['../workflows', '../domain', '../security'].map((folder) =>
     fileURLToPath(new URL(folder, import.meta.url)),
   );
   const newest = Math.max(
@@ -81,9 +82,15 @@ export function stateDirectory(config: Config, ...parts: string[]): string {
 export async function createControlWorker(context: WorkerContext): Promise<Worker> {
   const { config } = context;
   const history = new FileReleaseHistory(stateDirectory(config, 'compliance', 'history'));
+  const paths = auditPaths(config);
+  mkdirSync(path.dirname(paths.database), { recursive: true });
+  const audit = SqliteAuditStore.open(paths.database, {
+    signer: loadAuditSigner(paths.signingKeyFile),
+    retentionDays: config.audit.retentionDays,
+  });
   const activities = createControlActivities({
-    audit: new FileAuditStore(stateDirectory(config, 'audit')),
-    credentials: TokenVerifier.fromFile(config.users.file),
+    audit,
+    credentials: verifierFor(config),
     staging: new SimulatedStagingTarget(),
     gate: new PolicyGate({
       bundle: loadPolicyBundle(policyDirectory(config), config.compliance.policyData),
@@ -100,6 +107,7 @@ export async function createControlWorker(context: WorkerContext): Promise<Worke
     taskQueue: controlTaskQueue(config.temporal.taskQueuePrefix),
     ...(context.workflows ?? defaultWorkflowSource()),
     activities,
+    dataConverter: dataConverterFor(config),
     ...context.tuning,
     ...(context.identity ? { identity: context.identity } : {}),
   });
@@ -171,6 +179,7 @@ export async function createCloudWorker(
     taskQueue: cloudTaskQueue(cloud.name, config.temporal.taskQueuePrefix),
     ...(context.workflows ?? defaultWorkflowSource()),
     activities,
+    dataConverter: dataConverterFor(config),
     ...context.tuning,
     ...(context.identity ? { identity: context.identity } : {}),
   });

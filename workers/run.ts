@@ -9,9 +9,10 @@ export async function runWorkerProcess(
   name: string,
   create: (config: Config, connection: NativeConnection, logger: Logger) => Promise<Worker>,
 ): Promise<void> {
-  const logger = createLogger(name);
+  let logger = createLogger(name);
   try {
     const config = loadConfig();
+    logger = createLogger(name, { redact: config.logging.redact });
     installTemporalLogging(logger);
     const connection = await NativeConnection.connect({ address: config.temporal.address });
     const worker = await create(config, connection, logger);

@@ -73,6 +73,9 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
       ),
     );
 
+  // Releases started before the audit trail recorded stages, cloud changes and refused actions
+  // replay without those records.
+  const auditEverything = patched('audit-trail-v2');
   const now = () => new Date().toISOString();
   const status: ReleaseStatus = {
     releaseId: input.releaseId,
@@ -111,6 +114,26 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
     upsertSearchAttributes([{ key: StageKey, value: stage }]);
     record(event ?? `entered ${stage}`);
   };
+  /** The digests a person's decision was made on: the compliance report and the manifest. */
+  const decisionDigests = (): Record<string, string> => ({
+    ...(status.compliance?.stored ? { complianceReport: status.compliance.stored.digest } : {}),
+    ...(status.compliance?.manifestDigest ? { manifest: status.compliance.manifestDigest } : {}),
+    ...imageDigest(input.model.image),
+  });
+  const audit = async (type: string, actor: string, detail: Record<string, unknown>) => {
+    if (!auditEverything) return;
+    await control.recordAudit({
+      releaseId: input.releaseId,
+      type,
+      actor,
+      detail,
+      digests: decisionDigests(),
+    });
+  };
+  const enterAudited = async (stage: Stage, event?: string) => {
+    enter(stage, event);
+    await audit('stage.entered', 'medrelease', { stage, ...(event ? { event } : {}) });
+  };
 
   // Compensations, one per cloud changed, registered before the change is made.
   const compensations: { cloud: string; restore: (reason: string) => Promise<void> }[] = [];
@@ -141,7 +164,13 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
       releaseId: input.releaseId,
       type: `signoff.${decision}`,
       actor: approver.id,
-      detail: { comment, via },
+      detail: {
+        comment,
+        via,
+        approvals: status.signoff.approvals.length,
+        quorum: input.signoff.quorum,
+      },
+      ...(auditEverything ? { digests: decisionDigests() } : {}),
     });
     return {
       accepted: true,
@@ -173,6 +202,12 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
         reason: refusal!.message,
       });
       record(`sign-off refused: ${refusal!.message}`);
+      await audit('signoff.refused', verified.valid ? verified.person.id : 'unverified', {
+        decision: args.decision,
+        via: 'signal',
+        code: refusal!.code,
+        reason: refusal!.message,
+      });
       return;
     }
     await acceptSignoff(verified.person, args.decision, args.comment, 'signal');
@@ -214,6 +249,7 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
           justification: args.justification,
           expiresAt: args.expiresAt,
         },
+        ...(auditEverything ? { digests: decisionDigests() } : {}),
       });
       const approvedRoles = new Set(waiver.approvals.map((entry) => entry.role));
       return {
@@ -289,6 +325,11 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
         operatorRefusal(operatorState(), verified.person, args.action));
     if (refusal || !verified.valid) {
       record(`${args.action} refused: ${refusal!.message}`);
+      await audit(`operator.${args.action}.refused`, verified.valid ? verified.person.id : 'unverified', {
+        via: 'signal',
+        code: refusal!.code,
+        reason: refusal!.message,
+      });
       return;
     }
     await operate({ action: args.action, by: verified.person, reason: args.reason }, 'signal');
@@ -351,7 +392,16 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
       releaseId: input.releaseId,
       type: `release.${outcome}`,
       actor: 'medrelease',
-      detail: reason ?? {},
+      detail: {
+        ...(reason ?? {}),
+        clouds: Object.fromEntries(
+          Object.values(status.clouds).map((cloud) => [
+            cloud.cloud,
+            { state: cloud.state, weight: cloud.weight },
+          ]),
+        ),
+      },
+      ...(auditEverything ? { digests: decisionDigests() } : {}),
     });
     await condition(allHandlersFinished);
     return status;
@@ -376,6 +426,7 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
               });
               Object.assign(status.clouds[cloudName]!, { state: 'rolled-back', weight: 0, updatedAt: now() });
               record('restored to the stable version', cloudName);
+              await audit('cloud.restored', 'medrelease', { cloud: cloudName, reason });
             },
           });
           const child = await startChild(CloudRolloutWorkflow, {
@@ -435,6 +486,7 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
         });
         Object.assign(status.clouds[cloudName]!, { state: 'promoted', weight: 100, updatedAt: now() });
         record(`promoted ${input.model.version} to stable`, cloudName);
+        await audit('cloud.promoted', 'medrelease', { cloud: cloudName, version: input.model.version });
       }),
     );
   };
@@ -450,12 +502,19 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
       releaseId: input.releaseId,
       type: 'release.created',
       actor: input.requestedBy.id,
-      detail: { model: input.model },
+      detail: {
+        model: input.model,
+        clouds: input.waves.flat(),
+        waves: input.waves,
+        canarySteps: input.canary.steps,
+        quorum: input.signoff.quorum,
+      },
+      ...(auditEverything ? { digests: imageDigest(input.model.image) } : {}),
     });
     await control.validateRelease(input);
 
     await holdWhilePaused();
-    enter('staging');
+    await enterAudited('staging');
     status.staging = await staging.stageRelease({
       releaseId: input.releaseId,
       model: input.model,
@@ -463,7 +522,7 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
     });
 
     await holdWhilePaused();
-    enter('compliance');
+    await enterAudited('compliance');
     const evaluate = async () => {
       status.compliance = await control.evaluateCompliance({
         input,
@@ -505,7 +564,7 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
     await holdWhilePaused();
     const deadline = Date.now() + input.signoff.deadlineSeconds * 1000;
     status.signoff.deadline = new Date(deadline).toISOString();
-    enter('awaiting-signoff');
+    await enterAudited('awaiting-signoff');
     const decided = await condition(
       () => status.signoff.rejections.length > 0 || status.signoff.approvals.length >= input.signoff.quorum,
       input.signoff.deadlineSeconds * 1000,
@@ -525,10 +584,10 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
     }
 
     await holdWhilePaused();
-    enter('canary');
+    await enterAudited('canary');
     await runCanary();
 
-    enter('promoting');
+    await enterAudited('promoting');
     await promote();
     if (input.keepWarmSeconds > 0) {
       status.warmUntil = new Date(Date.now() + input.keepWarmSeconds * 1000).toISOString();
@@ -560,7 +619,7 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
     if (compensations.length === 0) {
       return finish(stopRequest ? 'aborted' : 'failed', reason);
     }
-    enter('rolling-back', `rolling back ${compensations.length} cloud(s): ${reason.message}`);
+    await enterAudited('rolling-back', `rolling back ${compensations.length} cloud(s): ${reason.message}`);
     const unrestored = await CancellationScope.nonCancellable(async () => {
       // Every cloud is restored at once, so one unreachable cloud (whose restore is retried until it
       // answers) cannot hold the others on the new version, and a cloud that refuses its restore
@@ -628,4 +687,10 @@ function innermostMessage(error: unknown): string {
   let message = error instanceof Error ? error.message : String(error);
   for (let cursor = error; cursor instanceof Error; cursor = cursor.cause) message = cursor.message;
   return message;
+}
+
+/** The image's content digest, when its reference pins one. */
+function imageDigest(image: string): Record<string, string> {
+  const digest = /@(sha256:[0-9a-f]{64})$/.exec(image)?.[1];
+  return digest ? { image: digest } : {};
 }

@@ -1,18 +1,36 @@
 // Authentication and authorisation. Every route declares its permission in `config.permission`
-// (a route without one is refused at start-up); a request is authenticated from its bearer token
-// before its body is even parsed, so a caller without the role learns so and nothing happens.
+// (a route without one is refused at start-up); a request is authenticated from its OpenID Connect
+// access token before its body is even parsed, so a caller without the role learns so and nothing
+// happens. Routes that a browser calls across origins (the Temporal UI's codec endpoint) may also
+// take the token from the session cookie that /auth/login sets.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import type { Person } from '../../domain/release.js';
+import type { Person, Role } from '../../domain/release.js';
 import { ApiError, ErrorResponse } from '../errors.js';
 import { DOCS_PREFIX } from './openapi.js';
 
 /** Who may call a route: anyone, any authenticated person, or a person with one of these roles. */
 export type Permission = 'public' | 'authenticated' | { roles: readonly string[] };
 
+/**
+ * Reading releases needs a medrelease role: a valid token from the hospital's identity provider
+ * is not enough, since everyone there has one.
+ */
+export const ANY_ROLE: readonly Role[] = [
+  'viewer',
+  'release-manager',
+  'clinical-approver',
+  'operator',
+  'auditor',
+  'regulatory-qa',
+  'security',
+];
+
 declare module 'fastify' {
   interface FastifyContextConfig {
     permission?: Permission;
+    /** Accept the access token from the session cookie too (browser routes). */
+    cookieSession?: boolean;
   }
   interface FastifyRequest {
     /** The authenticated caller; set on every route that is not public. */
@@ -21,6 +39,8 @@ declare module 'fastify' {
 }
 
 const CHALLENGE = 'Bearer realm="medrelease"';
+/** The browser session: an access token in an HttpOnly cookie, sent only to the cookie routes. */
+export const SESSION_COOKIE = 'medrelease_session';
 
 /** The authenticated caller of a protected route. */
 export function authenticatedPerson(request: FastifyRequest): Person {
@@ -44,8 +64,10 @@ export default fp(
 
     // Every route declares who may call it, and OpenAPI says so; the docs are public.
     app.addHook('onRoute', (route) => {
+      // CORS preflights (the codec endpoint's) carry no credentials by design.
       const permission =
-        route.config?.permission ?? (route.url.startsWith(DOCS_PREFIX) ? 'public' : undefined);
+        route.config?.permission ??
+        (route.url.startsWith(DOCS_PREFIX) || route.method === 'OPTIONS' ? 'public' : undefined);
       if (!permission) {
         throw new Error(`route ${String(route.method)} ${route.url} declares no config.permission`);
       }
@@ -76,7 +98,11 @@ export default fp(
       if (permission === 'public') return;
       if (!permission) throw new Error(`route ${request.routeOptions.url ?? request.url} has no permission`);
       const header = request.headers.authorization;
-      const token = header ? /^Bearer +(\S+) *$/i.exec(header)?.[1] : undefined;
+      const token = header
+        ? /^Bearer +(\S+) *$/i.exec(header)?.[1]
+        : request.routeOptions.config.cookieSession
+          ? sessionToken(request.headers.cookie)
+          : undefined;
       if (!token) {
         throw new ApiError(
           'UNAUTHENTICATED',
@@ -88,7 +114,7 @@ export default fp(
           },
         );
       }
-      const verification = app.verifier.verify(token);
+      const verification = await app.verifier.verify(token);
       if (!verification.valid) {
         throw new ApiError('UNAUTHENTICATED', `the bearer token was refused: ${verification.reason}`, {
           headers: { 'www-authenticate': `${CHALLENGE}, error="invalid_token"` },
@@ -108,6 +134,16 @@ export default fp(
   },
   { name: 'medrelease-auth', fastify: '5.x', decorators: { fastify: ['verifier'] } },
 );
+
+/** The session cookie's token, if the Cookie header carries one. */
+export function sessionToken(cookieHeader: string | undefined): string | undefined {
+  if (!cookieHeader) return undefined;
+  for (const part of cookieHeader.split(';')) {
+    const [name, ...value] = part.trim().split('=');
+    if (name === SESSION_COOKIE) return decodeURIComponent(value.join('=')) || undefined;
+  }
+  return undefined;
+}
 
 function errorResponse(description: string) {
   return { ...ErrorResponse, description };

@@ -3,6 +3,7 @@
 // the request's context).
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { RELEASE_ID_PATTERN } from '../../domain/release.js';
 import { ApiError } from '../errors.js';
 import { isTemporalUnavailable } from '../temporal-errors.js';
 
@@ -30,6 +31,12 @@ export function toApiError(error: unknown): ApiError {
   return new ApiError('INTERNAL_ERROR', 'an internal error occurred; it has been logged', { cause: error });
 }
 
+/** A release id goes in the log only when it is one (a refused id may be anything the caller typed). */
+function loggableReleaseId(params: unknown): { releaseId?: string } {
+  const releaseId = (params as Record<string, unknown> | undefined)?.releaseId;
+  return typeof releaseId === 'string' && new RegExp(RELEASE_ID_PATTERN).test(releaseId) ? { releaseId } : {};
+}
+
 export default fp(
   (app, _options, done) => {
     app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
@@ -39,12 +46,14 @@ export default fp(
         statusCode: apiError.statusCode,
         method: request.method,
         route: request.routeOptions.url,
-        releaseId: (request.params as Record<string, unknown> | undefined)?.releaseId,
+        // An id that names no release is only what the caller typed.
+        ...(apiError.code === 'RELEASE_NOT_FOUND' ? {} : loggableReleaseId(request.params)),
       };
       if (apiError.statusCode >= 500) {
         request.log.error({ ...context, err: error }, `request failed: ${apiError.code}`);
       } else {
-        request.log.info({ ...context, message: apiError.message }, `request refused: ${apiError.code}`);
+        // The code only, never the message or the field: both may quote what the caller sent.
+        request.log.info(context, `request refused: ${apiError.code}`);
       }
       return reply.code(apiError.statusCode).headers(apiError.headers).send(apiError.toResponse());
     });

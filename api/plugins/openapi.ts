@@ -11,7 +11,8 @@ const description = [
   'model, runs the compliance gate, waits for clinical sign-off, runs a canary in each cloud judged by',
   'live telemetry, then promotes it — or rolls every cloud back.',
   '',
-  'Authenticate with `Authorization: Bearer <token>`. Every error response is',
+  'Authenticate with `Authorization: Bearer <access token>` (OpenID Connect, from the configured',
+  'issuer). Every error response is',
   "`{ code, message, field?, problems? }`; `field` and each problem's `field` are JSON pointers.",
   '',
   'Error codes:',
@@ -26,18 +27,31 @@ export default fp(
         info: { title: 'medrelease API', version: options.version, description },
         components: {
           securitySchemes: {
-            bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API token from the users file.' },
+            bearerAuth: {
+              type: 'http',
+              scheme: 'bearer',
+              bearerFormat: 'JWT',
+              description:
+                'An OpenID Connect access token from the configured issuer (audience, expiry and signature checked; roles from the configured claim).',
+            },
           },
         },
         tags: [
           { name: 'releases', description: 'Create, list and inspect releases.' },
           { name: 'sign-off', description: 'Clinical sign-off of a release.' },
           { name: 'operations', description: 'Operator actions: pause, resume, abort, rollback.' },
+          { name: 'audit', description: 'The tamper-evident audit trail (auditor role).' },
+          {
+            name: 'codec',
+            description: 'The Temporal UI’s remote codec: decrypts payloads for operators and auditors.',
+          },
+          { name: 'session', description: 'Browser sign-in for the Temporal UI’s codec requests.' },
           { name: 'health', description: 'Liveness and readiness.' },
         ],
       },
     });
-    await app.register(swaggerUi, { routePrefix: DOCS_PREFIX });
+    // Its own content security policy (with hashes of its inline code), over the API's strict one.
+    await app.register(swaggerUi, { routePrefix: DOCS_PREFIX, staticCSP: true });
   },
   { name: 'medrelease-openapi', fastify: '5.x' },
 );

@@ -199,7 +199,7 @@ export class ReleaseService {
       releaseId,
       stage,
       links: {
-        self: `/releases/${releaseId}`,
+        self: `/v1/releases/${releaseId}`,
         ...(ui
           ? {
               temporalUi: `${ui}/namespaces/${encodeURIComponent(this.config.temporal.namespace)}/workflows/${encodeURIComponent(releaseId)}`,

@@ -14,14 +14,15 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import {
-  forEachLine,
   isErrorCode,
+  findOnPath,
   isExecutableFile,
   isProcessAlive,
   processEnd,
   silent,
   type Log,
 } from '../build-cache.js';
+import { aptInstall } from '../debian-package.js';
 import { findFreePort } from '../temporal.js';
 
 export { findFreePort } from '../temporal.js';
@@ -37,8 +38,6 @@ const READY_TIMEOUT_MS = 30_000;
 const TARGETS_TIMEOUT_MS = 30_000;
 const STOP_GRACE_MS = 10_000;
 const LOG_TAIL_LINES = 30;
-/** How long `apt-get` waits for another apt/dpkg run (e.g. a parallel test) to release its lock. */
-const DPKG_LOCK_TIMEOUT_SECONDS = 300;
 
 // ---- the binary -----------------------------------------------------------------------------------
 
@@ -85,7 +84,13 @@ export async function ensurePrometheus(opts: { log?: Log } = {}): Promise<Promet
         `${EXPLICIT_BINARY_VARIABLE} at a prometheus binary (2.x, https://prometheus.io/download/).`,
     );
   }
-  await installWithApt(aptGet, log);
+  await aptInstall(aptGet, 'prometheus', log);
+  if (existsSync('/run/systemd/system')) {
+    log(
+      'Note: under systemd the package also enables and starts prometheus.service on :9090; medrelease ' +
+        'runs its own, so `systemctl disable --now prometheus` if you do not want that one',
+    );
+  }
   const installed = await findPrometheus();
   if (!installed) {
     throw new Error(`${INSTALL_COMMAND} succeeded but no prometheus binary was found afterwards`);
@@ -93,79 +98,6 @@ export async function ensurePrometheus(opts: { log?: Log } = {}): Promise<Promet
   const version = await prometheusVersion(installed.path);
   log(`Prometheus ${version} installed at ${installed.path}`);
   return { path: installed.path, version, source: 'apt-get' };
-}
-
-async function installWithApt(aptGet: string, log: Log): Promise<void> {
-  const started = Date.now();
-  log(`Prometheus is not installed; running: ${INSTALL_COMMAND}`);
-  const install = () =>
-    runApt(
-      aptGet,
-      [
-        '-o',
-        `DPkg::Lock::Timeout=${DPKG_LOCK_TIMEOUT_SECONDS}`,
-        'install',
-        '-y',
-        '--no-install-recommends',
-        'prometheus',
-      ],
-      log,
-    );
-  let result = await install();
-  if (!result.ok && /Unable to locate package|has no installation candidate/.test(result.output)) {
-    log('apt-get does not know the package yet; running apt-get update first');
-    const update = await runApt(
-      aptGet,
-      ['-o', `DPkg::Lock::Timeout=${DPKG_LOCK_TIMEOUT_SECONDS}`, 'update'],
-      log,
-    );
-    if (!update.ok) throw new Error(`apt-get update failed (${update.ended}):\n${lastLines(update.output)}`);
-    result = await install();
-  }
-  if (!result.ok) {
-    throw new Error(`${INSTALL_COMMAND} failed (${result.ended}):\n${lastLines(result.output)}`);
-  }
-  log(`apt-get finished in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  if (existsSync('/run/systemd/system')) {
-    log(
-      'Note: under systemd the package also enables and starts prometheus.service on :9090; medrelease ' +
-        'runs its own, so `systemctl disable --now prometheus` if you do not want that one',
-    );
-  }
-}
-
-/**
- * Runs apt-get without prompts. Its milestones (download size, fetched, setting up prometheus) reach the
- * log, plus a line every 15 s while it works; the whole output is kept for the error message.
- */
-async function runApt(
-  aptGet: string,
-  args: string[],
-  log: Log,
-): Promise<{ ok: boolean; ended: string; output: string }> {
-  const started = Date.now();
-  const child = spawn(aptGet, args, {
-    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: string[] = [];
-  const onLine = (line: string) => {
-    lines.push(line);
-    if (/^(Need to get|Fetched|Setting up prometheus|E:)/.test(line)) log(`apt-get: ${line}`);
-  };
-  forEachLine(child.stdout, onLine);
-  forEachLine(child.stderr, onLine);
-  const ticker = setInterval(
-    () => log(`apt-get ${args.at(-1) ?? ''} still running (${Math.round((Date.now() - started) / 1000)} s)`),
-    15_000,
-  );
-  ticker.unref();
-  try {
-    const ended = await processEnd(child);
-    return { ok: ended === 'exit code 0', ended, output: lines.join('\n') };
-  } finally {
-    clearInterval(ticker);
-  }
 }
 
 function lastLines(text: string, count = LOG_TAIL_LINES): string {
@@ -184,15 +116,6 @@ export async function prometheusVersion(binary: string): Promise<string> {
   const match = /prometheus,\s+version\s+(\S+)/i.exec(text);
   if (!match?.[1]) throw new Error(`cannot read the version in the output of ${binary} --version:\n${text}`);
   return match[1];
-}
-
-async function findOnPath(command: string): Promise<string | undefined> {
-  for (const directory of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (!directory) continue;
-    const candidate = path.join(directory, command);
-    if (await isExecutableFile(candidate)) return candidate;
-  }
-  return undefined;
 }
 
 // ---- configuration --------------------------------------------------------------------------------

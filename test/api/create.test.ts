@@ -1,4 +1,4 @@
-// POST /releases: every malformed request is a 400 naming each field and rule, and starts nothing;
+// POST /v1/releases: every malformed request is a 400 naming each field and rule, and starts nothing;
 // JSON and YAML bodies alike; a repeated create is idempotent, a conflicting one is refused.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -8,6 +8,8 @@ import { stringify as toYaml } from 'yaml';
 import type { CreatedRelease } from '../../api/schemas.js';
 import { parseConfig } from '../../domain/config.js';
 import type { CreateReleaseRequest, ReleaseInput } from '../../domain/release.js';
+import { AesGcmPayloadCodec } from '../../security/payload-codec.js';
+import { keyRingFor } from '../../security/setup.js';
 import { TestEnvironment } from '../helpers/environment.js';
 import {
   as,
@@ -18,7 +20,7 @@ import {
   terminateRunningReleases,
 } from './helper.js';
 
-describe('POST /releases', () => {
+describe('POST /v1/releases', () => {
   let env: TestEnvironment;
   let app: FastifyInstance;
   const newId = () => `rel-create-${randomUUID().slice(0, 8)}`;
@@ -34,7 +36,7 @@ describe('POST /releases', () => {
   });
 
   const create = (body: unknown, headers: Record<string, string> = {}) =>
-    as(env, app, 'manager').post('/releases', body as Record<string, unknown>, headers);
+    as(env, app, 'manager').post('/v1/releases', body as Record<string, unknown>, headers);
 
   /** Posts `body`, expects one 400 VALIDATION_FAILED whose problems include `field` with `rule`, and no release. */
   const rejects = async (
@@ -183,8 +185,11 @@ describe('POST /releases', () => {
     assert.equal(response.statusCode, 201, response.body);
     const history = await env.client.workflow.getHandle(releaseId).fetchHistory();
     const started = history.events![0]!.workflowExecutionStartedEventAttributes!;
-    const payload = started.input!.payloads![0]!;
-    const input = JSON.parse(Buffer.from(payload.data!).toString('utf8')) as ReleaseInput;
+    // The history holds ciphertext: decrypt it as the Temporal UI's codec endpoint would.
+    const [payload] = await new AesGcmPayloadCodec(keyRingFor(env.config)).decode([
+      started.input!.payloads![0]!,
+    ]);
+    const input = JSON.parse(Buffer.from(payload!.data!).toString('utf8')) as ReleaseInput;
     assert.equal(input.canary.marginalRechecks, 1);
     const metrics = input.canary.judge!.metrics;
     assert.deepEqual(
@@ -246,8 +251,12 @@ describe('POST /releases', () => {
       const response = await create(toYaml(env.request({ releaseId: id })), { 'content-type': contentType });
       assert.equal(response.statusCode, 201, response.body);
       const created = response.json<CreatedRelease>();
-      assert.deepEqual(created, { releaseId: id, stage: 'validating', links: { self: `/releases/${id}` } });
-      assert.equal(response.headers.location, `/releases/${id}`);
+      assert.deepEqual(created, {
+        releaseId: id,
+        stage: 'validating',
+        links: { self: `/v1/releases/${id}` },
+      });
+      assert.equal(response.headers.location, `/v1/releases/${id}`);
       const description = await env.client.workflow.getHandle(id).describe();
       assert.equal(description.type, 'ReleaseWorkflow');
       assert.equal(description.taskQueue, `${env.config.temporal.taskQueuePrefix}medrelease`);
@@ -279,7 +288,7 @@ describe('POST /releases', () => {
       const repeat = await create(body, headers);
       assert.equal(repeat.statusCode, 200, repeat.body);
       assert.deepEqual(repeat.json<CreatedRelease>().releaseId, releaseId);
-      assert.equal(repeat.headers.location, `/releases/${releaseId}`);
+      assert.equal(repeat.headers.location, `/v1/releases/${releaseId}`);
     }
 
     const different = await create({ ...request, model: { ...request.model, version: '2.0.1' } });
@@ -292,7 +301,7 @@ describe('POST /releases', () => {
   test('links to the Temporal UI when it is configured', async (t) => {
     const withUi = await build(t, env, { temporalUiUrl: 'http://temporal.example:8233/' });
     const releaseId = newId();
-    const response = await as(env, withUi, 'manager').post('/releases', env.request({ releaseId }));
+    const response = await as(env, withUi, 'manager').post('/v1/releases', env.request({ releaseId }));
     assert.equal(response.statusCode, 201, response.body);
     assert.equal(
       response.json<CreatedRelease>().links.temporalUi,
@@ -317,7 +326,7 @@ describe('POST /releases', () => {
     const kubernetesApp = await build(t, env, { config });
     const releaseId = newId();
     const response = await as(env, kubernetesApp, 'manager').post(
-      '/releases',
+      '/v1/releases',
       env.request({
         releaseId,
         clouds: ['aws', 'azure'],

@@ -24,7 +24,7 @@ describe('a release through the API', () => {
     // One canary step per cloud keeps the file fast: each step costs a timer even at interval 0.
     const request = live.env.request({ releaseId, canary: { steps: [100], analysisIntervalSeconds: 0 } });
     await live.env.seedStable(request.model.name, '1.0.0');
-    const created = await user('manager').post('/releases', request);
+    const created = await user('manager').post('/v1/releases', request);
     assert.equal(created.statusCode, 201, created.body);
     assert.equal(created.json<CreatedRelease>().releaseId, releaseId);
 
@@ -34,7 +34,7 @@ describe('a release through the API', () => {
     assert.equal(waiting.compliance !== undefined, true, 'the compliance report is part of the status');
 
     // The requester holds the clinical-approver role too, and still may not approve their own release.
-    const own = await user('manager').post(`/releases/${releaseId}/signoff`, {
+    const own = await user('manager').post(`/v1/releases/${releaseId}/signoff`, {
       decision: 'approve',
       comment: 'Looks good to me.',
     });
@@ -44,7 +44,7 @@ describe('a release through the API', () => {
     assert.equal(afterRefusal.signoff.approvals.length, 0);
 
     assertError(
-      await user('viewer').post(`/releases/${releaseId}/signoff`, {
+      await user('viewer').post(`/v1/releases/${releaseId}/signoff`, {
         decision: 'approve',
         comment: 'Sure thing.',
       }),
@@ -52,13 +52,13 @@ describe('a release through the API', () => {
       'FORBIDDEN',
     );
     assertError(
-      await user('approverA').post(`/releases/${releaseId}/signoff`, { decision: 'approve' }),
+      await user('approverA').post(`/v1/releases/${releaseId}/signoff`, { decision: 'approve' }),
       400,
       'VALIDATION_FAILED',
       '/comment',
     );
     assertError(
-      await user('approverA').post(`/releases/${releaseId}/signoff`, {
+      await user('approverA').post(`/v1/releases/${releaseId}/signoff`, {
         decision: 'approve',
         comment: '    ',
       }),
@@ -66,7 +66,7 @@ describe('a release through the API', () => {
       'COMMENT_REQUIRED',
     );
 
-    const first = await user('approverA').post(`/releases/${releaseId}/signoff`, {
+    const first = await user('approverA').post(`/v1/releases/${releaseId}/signoff`, {
       decision: 'approve',
       comment: 'Validation evidence reviewed.',
     });
@@ -79,14 +79,14 @@ describe('a release through the API', () => {
       stage: 'awaiting-signoff',
     });
     assertError(
-      await user('approverA').post(`/releases/${releaseId}/signoff`, {
+      await user('approverA').post(`/v1/releases/${releaseId}/signoff`, {
         decision: 'approve',
         comment: 'Approving again.',
       }),
       409,
       'ALREADY_SIGNED_OFF',
     );
-    const second = await user('approverB').post(`/releases/${releaseId}/signoff`, {
+    const second = await user('approverB').post(`/v1/releases/${releaseId}/signoff`, {
       decision: 'approve',
       comment: 'Within the PCCP.',
     });
@@ -114,7 +114,7 @@ describe('a release through the API', () => {
     assert.ok(final.timeline.length > 0);
 
     assertError(
-      await user('approverC').post(`/releases/${releaseId}/signoff`, {
+      await user('approverC').post(`/v1/releases/${releaseId}/signoff`, {
         decision: 'approve',
         comment: 'Late to the party.',
       }),
@@ -126,7 +126,7 @@ describe('a release through the API', () => {
     const model = request.model.name;
     const found = await eventually(
       async () => {
-        const response = await user('viewer').get(`/releases?stage=completed&model=${model}&cloud=gcp`);
+        const response = await user('viewer').get(`/v1/releases?stage=completed&model=${model}&cloud=gcp`);
         assert.equal(response.statusCode, 200, response.body);
         return response.json<ReleaseList>().releases.find((release) => release.releaseId === releaseId);
       },
@@ -145,7 +145,7 @@ describe('a release through the API', () => {
       `model=other-${model}`,
       `model=${model}&cloud=mars`,
     ]) {
-      const response = await user('viewer').get(`/releases?${query}`);
+      const response = await user('viewer').get(`/v1/releases?${query}`);
       assert.equal(response.statusCode, 200, response.body);
       const ids = response.json<ReleaseList>().releases.map((release) => release.releaseId);
       assert.equal(ids.includes(releaseId), false, `${query} should not match`);
@@ -155,13 +155,13 @@ describe('a release through the API', () => {
   test('operators pause and resume; abort ends the release; actions that do not apply are 409', async () => {
     const releaseId = `rel-ops-${randomUUID().slice(0, 8)}`;
     const created = await user('manager').post(
-      '/releases',
+      '/v1/releases',
       live.env.request({ releaseId, signoff: { quorum: 2, deadlineSeconds: 120 } }),
     );
     assert.equal(created.statusCode, 201, created.body);
     await reachStage(releaseId, 'awaiting-signoff');
 
-    const pause = await user('operator').post(`/releases/${releaseId}/pause`, {
+    const pause = await user('operator').post(`/v1/releases/${releaseId}/pause`, {
       reason: 'Change freeze over the weekend.',
     });
     assert.equal(pause.statusCode, 200, pause.body);
@@ -173,33 +173,35 @@ describe('a release through the API', () => {
     });
     assert.equal((await status(releaseId)).paused, true);
     assertError(
-      await user('operator').post(`/releases/${releaseId}/pause`, { reason: 'Pausing twice.' }),
+      await user('operator').post(`/v1/releases/${releaseId}/pause`, { reason: 'Pausing twice.' }),
       409,
       'INVALID_STATE',
     );
     assertError(
-      await user('viewer').post(`/releases/${releaseId}/resume`, { reason: 'Let it go on.' }),
+      await user('viewer').post(`/v1/releases/${releaseId}/resume`, { reason: 'Let it go on.' }),
       403,
       'FORBIDDEN',
     );
     assertError(
-      await user('operator').post(`/releases/${releaseId}/resume`, { reason: 'no' }),
+      await user('operator').post(`/v1/releases/${releaseId}/resume`, { reason: 'no' }),
       400,
       'VALIDATION_FAILED',
       '/reason',
     );
 
-    const resume = await user('operator').post(`/releases/${releaseId}/resume`, { reason: 'Freeze lifted.' });
+    const resume = await user('operator').post(`/v1/releases/${releaseId}/resume`, {
+      reason: 'Freeze lifted.',
+    });
     assert.equal(resume.statusCode, 200, resume.body);
     assert.equal(resume.json<OperateResult>().paused, false);
 
     // Nothing has reached a cloud yet: there is nothing to roll back.
-    const rollback = await user('operator').post(`/releases/${releaseId}/rollback`, {
+    const rollback = await user('operator').post(`/v1/releases/${releaseId}/rollback`, {
       reason: 'Just in case.',
     });
     assert.match(assertError(rollback, 409, 'INVALID_STATE').message, /abort instead/);
 
-    const abort = await user('manager').post(`/releases/${releaseId}/abort`, {
+    const abort = await user('manager').post(`/v1/releases/${releaseId}/abort`, {
       reason: 'Superseded by 2.0.1.',
     });
     assert.equal(abort.statusCode, 200, abort.body);
@@ -219,7 +221,7 @@ describe('a release through the API', () => {
       ['pause', 'resume', 'abort'],
     );
     assertError(
-      await user('operator').post(`/releases/${releaseId}/resume`, { reason: 'Too late now.' }),
+      await user('operator').post(`/v1/releases/${releaseId}/resume`, { reason: 'Too late now.' }),
       409,
       'RELEASE_CLOSED',
     );
@@ -227,9 +229,14 @@ describe('a release through the API', () => {
 
   test('an unknown release is a 404 naming /releaseId for every route', async () => {
     const releaseId = 'rel-never-created';
-    assertError(await user('viewer').get(`/releases/${releaseId}`), 404, 'RELEASE_NOT_FOUND', '/releaseId');
     assertError(
-      await user('approverA').post(`/releases/${releaseId}/signoff`, {
+      await user('viewer').get(`/v1/releases/${releaseId}`),
+      404,
+      'RELEASE_NOT_FOUND',
+      '/releaseId',
+    );
+    assertError(
+      await user('approverA').post(`/v1/releases/${releaseId}/signoff`, {
         decision: 'reject',
         comment: 'No such thing.',
       }),
@@ -238,11 +245,11 @@ describe('a release through the API', () => {
       '/releaseId',
     );
     assertError(
-      await user('operator').post(`/releases/${releaseId}/pause`, { reason: 'No such thing.' }),
+      await user('operator').post(`/v1/releases/${releaseId}/pause`, { reason: 'No such thing.' }),
       404,
       'RELEASE_NOT_FOUND',
     );
     // A malformed id never reaches Temporal.
-    assertError(await user('viewer').get('/releases/NOT_AN_ID'), 400, 'VALIDATION_FAILED', '/releaseId');
+    assertError(await user('viewer').get('/v1/releases/NOT_AN_ID'), 400, 'VALIDATION_FAILED', '/releaseId');
   });
 });

@@ -41,7 +41,7 @@ describe('health and readiness', () => {
   test('/metrics exposes request latency by route template (never by release id) and process metrics', async (t) => {
     const app = await build(t, env);
     await app.inject({ method: 'GET', url: '/healthz' });
-    const missing = await as(env, app, 'viewer').get('/releases/rel-does-not-exist');
+    const missing = await as(env, app, 'viewer').get('/v1/releases/rel-does-not-exist');
     assert.equal(missing.statusCode, 404);
     const response = await app.inject({ method: 'GET', url: '/metrics' });
     assert.equal(response.statusCode, 200);
@@ -50,7 +50,7 @@ describe('health and readiness', () => {
       response.body,
       /medrelease_api_request_duration_seconds_count\{method="GET",route="\/healthz",status_code="200"\} 1/,
     );
-    assert.match(response.body, /route="\/releases\/:releaseId",status_code="404"/);
+    assert.match(response.body, /route="\/v1\/releases\/:releaseId",status_code="404"/);
     assert.doesNotMatch(response.body, /rel-does-not-exist/);
     assert.match(response.body, /medrelease_api_process_resident_memory_bytes/);
   });
@@ -67,7 +67,7 @@ describe('health and readiness', () => {
   test('a route that needs Temporal answers 503 TEMPORAL_UNAVAILABLE, with no internals', async (t) => {
     const config = parseConfig({ ...env.config, api: { ...env.config.api, requestTimeoutMs: 2000 } });
     const app = await build(t, env, { client: deadClient, config });
-    const response = await as(env, app, 'viewer').get('/releases');
+    const response = await as(env, app, 'viewer').get('/v1/releases');
     const error = assertError(response, 503, 'TEMPORAL_UNAVAILABLE');
     assert.doesNotMatch(response.body, /at .*\.js|grpc|DEADLINE/i);
     assert.equal(error.problems, undefined);

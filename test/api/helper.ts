@@ -6,8 +6,9 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../../api/app.js';
 import type { ErrorResponse } from '../../api/errors.js';
-import { TokenVerifier } from '../../activities/credentials.js';
 import type { Config } from '../../domain/config.js';
+import { AesGcmPayloadCodec } from '../../security/payload-codec.js';
+import { keyRingFor, verifierFor } from '../../security/setup.js';
 import type { ReleaseStatus } from '../../domain/status.js';
 import { TestEnvironment, type RunningWorkers } from '../helpers/environment.js';
 
@@ -20,7 +21,8 @@ export async function buildTestApp(
   const app = await buildApp({
     config: overrides.config ?? env.config,
     client: overrides.client ?? env.client,
-    verifier: TokenVerifier.fromFile(env.config.users.file),
+    verifier: verifierFor(overrides.config ?? env.config),
+    codec: new AesGcmPayloadCodec(keyRingFor(overrides.config ?? env.config)),
     logger: false,
     temporalUiUrl: overrides.temporalUiUrl,
   });
@@ -125,7 +127,7 @@ export function liveApi(
     user: (name: UserName) => as(live.env, live.app, name),
     /** A release's status as a viewer reads it (asserting 200). */
     status: async (releaseId: string): Promise<ReleaseStatus> => {
-      const response = await live.user('viewer').get(`/releases/${releaseId}`);
+      const response = await live.user('viewer').get(`/v1/releases/${releaseId}`);
       assert.equal(response.statusCode, 200, response.body);
       return response.json<ReleaseStatus>();
     },

@@ -50,20 +50,28 @@ describe('OpenAPI', () => {
       )
       .sort();
     assert.deepEqual(routes, [
+      'GET /auth/callback',
+      'GET /auth/login',
       'GET /healthz',
       'GET /metrics',
       'GET /readyz',
-      'GET /releases',
-      'GET /releases/{releaseId}',
-      'GET /releases/{releaseId}/compliance',
-      'GET /schemas/release-manifest.v1.json',
-      'POST /releases',
-      'POST /releases/{releaseId}/abort',
-      'POST /releases/{releaseId}/pause',
-      'POST /releases/{releaseId}/resume',
-      'POST /releases/{releaseId}/rollback',
-      'POST /releases/{releaseId}/signoff',
-      'POST /releases/{releaseId}/waivers',
+      'GET /v1/audit',
+      'GET /v1/audit/export',
+      'GET /v1/audit/verify',
+      'GET /v1/releases',
+      'GET /v1/releases/{releaseId}',
+      'GET /v1/releases/{releaseId}/compliance',
+      'GET /v1/schemas/release-manifest.v1.json',
+      'POST /auth/logout',
+      'POST /codec/decode',
+      'POST /codec/encode',
+      'POST /v1/releases',
+      'POST /v1/releases/{releaseId}/abort',
+      'POST /v1/releases/{releaseId}/pause',
+      'POST /v1/releases/{releaseId}/resume',
+      'POST /v1/releases/{releaseId}/rollback',
+      'POST /v1/releases/{releaseId}/signoff',
+      'POST /v1/releases/{releaseId}/waivers',
     ]);
   });
 
@@ -75,12 +83,14 @@ describe('OpenAPI', () => {
     assert.deepEqual(document.components.securitySchemes.bearerAuth, {
       type: 'http',
       scheme: 'bearer',
-      description: 'An API token from the users file.',
+      bearerFormat: 'JWT',
+      description:
+        'An OpenID Connect access token from the configured issuer (audience, expiry and signature checked; roles from the configured claim).',
     });
-    const create = operation(document, '/releases', 'post');
+    const create = operation(document, '/v1/releases', 'post');
     assert.deepEqual(create.security, [{ bearerAuth: [] }]);
     for (const status of ['200', '201', '400', '401', '403', '409'])
-      assert.ok(create.responses[status], `POST /releases documents ${status}`);
+      assert.ok(create.responses[status], `POST /v1/releases documents ${status}`);
     assert.match(create.description!, /release-manager/);
     assert.deepEqual(Object.keys(create.requestBody!.content).sort(), [
       'application/json',
@@ -90,13 +100,13 @@ describe('OpenAPI', () => {
     ]);
     assert.deepEqual(operation(document, '/healthz', 'get').security, []);
     assert.match(
-      operation(document, '/releases/{releaseId}/abort', 'post').description!,
+      operation(document, '/v1/releases/{releaseId}/abort', 'post').description!,
       /operator or release-manager/,
     );
   });
 
   test('the release status response describes its main fields', () => {
-    const response = operation(document, '/releases/{releaseId}', 'get').responses['200'] as {
+    const response = operation(document, '/v1/releases/{releaseId}', 'get').responses['200'] as {
       content: Record<string, { schema: { properties: Record<string, unknown> } }>;
     };
     const properties = Object.keys(response.content['application/json']!.schema.properties);

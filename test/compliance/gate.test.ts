@@ -39,7 +39,7 @@ describe('the compliance gate in a release', () => {
   });
   const { user, status } = live;
   const compliance = async (releaseId: string) => {
-    const response = await user('viewer').get(`/releases/${releaseId}/compliance`);
+    const response = await user('viewer').get(`/v1/releases/${releaseId}/compliance`);
     assert.equal(response.statusCode, 200, response.body);
     return response.json<{ report: ComplianceReport; waivers: Waiver[]; stage: string }>();
   };
@@ -73,14 +73,14 @@ describe('the compliance gate in a release', () => {
   test('a release without a manifest, or with an invalid one, is refused with every problem and nothing starts', async () => {
     const releaseId = `rel-nomanifest-${randomUUID().slice(0, 6)}`;
     const { manifest: _none, ...withoutManifest } = request(releaseId, undefined);
-    assertError(await user('manager').post('/releases', withoutManifest), 400, 'VALIDATION_FAILED');
+    assertError(await user('manager').post('/v1/releases', withoutManifest), 400, 'VALIDATION_FAILED');
     const invalidId = `rel-invalid-${randomUUID().slice(0, 6)}`;
     const invalid = manifest() as unknown as Record<string, unknown>;
     (invalid.metadata as Record<string, unknown>).createdAt = 'last Tuesday';
     (invalid.model as Record<string, unknown>).version = 'two';
     (invalid.deployment as Record<string, unknown>).targets = [];
     invalid.colour = 'red';
-    const response = await user('manager').post('/releases', request(invalidId, invalid));
+    const response = await user('manager').post('/v1/releases', request(invalidId, invalid));
     const body = assertError(response, 400, 'VALIDATION_FAILED');
     const fields = (body as ErrorResponse & { problems: { field: string }[] }).problems.map(
       (problem) => problem.field,
@@ -104,7 +104,7 @@ describe('the compliance gate in a release', () => {
     );
     mismatched.model.version = '2.5.1';
     const body = assertError(
-      await user('manager').post('/releases', mismatched),
+      await user('manager').post('/v1/releases', mismatched),
       400,
       'VALIDATION_FAILED',
     ) as ErrorResponse & {
@@ -120,7 +120,7 @@ describe('the compliance gate in a release', () => {
   test('a compliant manifest passes: the report has every control, its digests, and is stored', async () => {
     const releaseId = `rel-compliant-${randomUUID().slice(0, 6)}`;
     await live.env.seedStable('chest-xray-triage', '2.4.1');
-    const created = await user('manager').post('/releases', request(releaseId, manifest()));
+    const created = await user('manager').post('/v1/releases', request(releaseId, manifest()));
     assert.equal(created.statusCode, 201, created.body);
     await eventually(
       async () => (await status(releaseId)).stage === 'awaiting-signoff',
@@ -161,7 +161,10 @@ describe('the compliance gate in a release', () => {
         capabilities: { drop: ['ALL'] },
       };
     });
-    assert.equal((await user('manager').post('/releases', request(releaseId, privileged))).statusCode, 201);
+    assert.equal(
+      (await user('manager').post('/v1/releases', request(releaseId, privileged))).statusCode,
+      201,
+    );
     await eventually(async () => (await status(releaseId)).stage === 'blocked', 30_000, 'blocked');
     const final = await status(releaseId);
     assert.equal(final.outcome, 'blocked');
@@ -191,7 +194,7 @@ describe('the compliance gate in a release', () => {
     const stale = manifest((value) => {
       value.model.artifact.vulnScan!.scannedAt = new Date(Date.now() - 20 * 86_400_000).toISOString();
     });
-    assert.equal((await user('manager').post('/releases', request(releaseId, stale))).statusCode, 201);
+    assert.equal((await user('manager').post('/v1/releases', request(releaseId, stale))).statusCode, 201);
     await eventually(
       async () => ((await status(releaseId)).compliance?.awaitingWaivers ?? []).length > 0,
       30_000,
@@ -209,33 +212,33 @@ describe('the compliance gate in a release', () => {
     };
     // The release admits the roles its policy names, whatever the route would allow.
     assertError(
-      await user('manager').post(`/releases/${releaseId}/waivers`, body),
+      await user('manager').post(`/v1/releases/${releaseId}/waivers`, body),
       403,
       'WAIVER_ROLE_MISSING',
     );
     assertError(
-      await user('approverA').post(`/releases/${releaseId}/waivers`, body),
+      await user('approverA').post(`/v1/releases/${releaseId}/waivers`, body),
       403,
       'WAIVER_ROLE_MISSING',
     );
     assertError(
-      await user('qa').post(`/releases/${releaseId}/waivers`, { ...body, control: 'K8S-PROBES' }),
+      await user('qa').post(`/v1/releases/${releaseId}/waivers`, { ...body, control: 'K8S-PROBES' }),
       409,
       'CONTROL_NOT_WAIVABLE',
     );
     assertError(
-      await user('qa').post(`/releases/${releaseId}/waivers`, {
+      await user('qa').post(`/v1/releases/${releaseId}/waivers`, {
         ...body,
         expiresAt: new Date(Date.now() + 200 * 86_400_000).toISOString(),
       }),
       400,
       'WAIVER_INVALID',
     );
-    const first = await user('qa').post(`/releases/${releaseId}/waivers`, body);
+    const first = await user('qa').post(`/v1/releases/${releaseId}/waivers`, body);
     assert.equal(first.statusCode, 200, first.body);
     assert.deepEqual(first.json<{ missingRoles: string[] }>().missingRoles, ['security']);
     assertError(
-      await user('qa').post(`/releases/${releaseId}/waivers`, body),
+      await user('qa').post(`/v1/releases/${releaseId}/waivers`, body),
       409,
       'WAIVER_ALREADY_APPROVED',
     );
@@ -247,7 +250,7 @@ describe('the compliance gate in a release', () => {
     );
     assert.equal((await status(releaseId)).stage, 'compliance');
 
-    const second = await user('security').post(`/releases/${releaseId}/waivers`, body);
+    const second = await user('security').post(`/v1/releases/${releaseId}/waivers`, body);
     assert.equal(second.statusCode, 200, second.body);
     await eventually(
       async () => (await status(releaseId)).stage === 'awaiting-signoff',
@@ -267,14 +270,14 @@ describe('the compliance gate in a release', () => {
       ],
     );
     assertError(
-      await user('security').post(`/releases/${releaseId}/waivers`, body),
+      await user('security').post(`/v1/releases/${releaseId}/waivers`, body),
       409,
       'NOT_AWAITING_WAIVERS',
     );
   });
 
   test('the manifest schema is published', async () => {
-    const response = await live.app.inject({ method: 'GET', url: '/schemas/release-manifest.v1.json' });
+    const response = await live.app.inject({ method: 'GET', url: '/v1/schemas/release-manifest.v1.json' });
     assert.equal(response.statusCode, 200);
     const schema = response.json<{ $id: string; properties: Record<string, unknown> }>();
     assert.equal(schema.$id, 'https://medrelease.dev/schemas/release-manifest.v1.json');

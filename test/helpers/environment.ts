@@ -1,8 +1,8 @@
 // A test environment on the real Temporal server: the server the test runner started
 // (TEMPORAL_TEST_ADDRESS), or one of its own when a file runs alone. Each environment has its own
 // task-queue prefix, data folder, users and simulated clouds, so test files never share state.
-import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
@@ -14,13 +14,24 @@ import {
   type Worker,
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
+import { ensureAuditKey } from '../../activities/audit/keys.js';
 import { SimulatedCloudDriver } from '../../activities/cloud/simulated.js';
-import { defaultPlacement, parseConfig, type Config } from '../../domain/config.js';
+import {
+  auditPaths,
+  defaultPlacement,
+  parseConfig,
+  payloadKeyFile,
+  type Config,
+} from '../../domain/config.js';
 import type { CreateReleaseRequest, Person } from '../../domain/release.js';
 import { buildReleaseInput } from '../../domain/release-input.js';
 import { CloudsKey, ModelNameKey, ModelVersionKey, StageKey } from '../../domain/search-attributes.js';
 import { controlTaskQueue } from '../../domain/task-queues.js';
 import { findFreePort, startDevServer, type DevServerHandle } from '../../infra/temporal.js';
+import { DevIssuer } from '../../security/dev-issuer.js';
+import { ensureKeyFile } from '../../security/payload-keys.js';
+import { failureConverterPath } from '../../security/data-converter.js';
+import { dataConverterFor } from '../../security/setup.js';
 import { signoffUpdate, statusQuery } from '../../workflows/messages.js';
 import { ReleaseWorkflow } from '../../workflows/release.js';
 import {
@@ -41,7 +52,11 @@ export const DIGEST = `sha256:${'ab'.repeat(32)}`;
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 /** Workflow code is bundled once per test process and shared by every worker. */
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') });
+  bundle ??= bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_PATH,
+    failureConverterPath: failureConverterPath(),
+    logger: new DefaultLogger('WARN'),
+  });
   return bundle;
 }
 
@@ -59,7 +74,15 @@ export interface RunningWorkers {
 
 export class TestEnvironment {
   readonly users: Record<
-    'manager' | 'approverA' | 'approverB' | 'approverC' | 'operator' | 'viewer' | 'qa' | 'security',
+    | 'manager'
+    | 'approverA'
+    | 'approverB'
+    | 'approverC'
+    | 'operator'
+    | 'viewer'
+    | 'qa'
+    | 'security'
+    | 'auditor',
     TestUser
   >;
 
@@ -71,6 +94,8 @@ export class TestEnvironment {
     readonly client: Client,
     private readonly ownServer: DevServerHandle | undefined,
     users: TestEnvironment['users'],
+    /** The test's own OpenID Connect issuer (ephemeral keys): mint tokens for any of `users`. */
+    readonly issuer: DevIssuer,
   ) {
     this.users = users;
   }
@@ -90,16 +115,24 @@ export class TestEnvironment {
       });
       address = ownServer.address;
     }
-    const users = makeUsers();
-    const usersFile = path.join(dataDir, 'users.json');
-    await writeFile(
-      usersFile,
-      JSON.stringify({ users: Object.values(users).map((user) => ({ ...user.person, token: user.token })) }),
-    );
+    const people = makeUsers();
+    const issuer = await DevIssuer.start({
+      users: Object.values(people),
+      audience: 'medrelease-api',
+      clients: [{ clientId: 'medrelease-ui', redirectUris: ['http://127.0.0.1/auth/callback'] }],
+    });
+    const users = Object.fromEntries(
+      await Promise.all(
+        Object.entries(people).map(async ([key, person]) => [
+          key,
+          { person, token: await issuer.mint(person.id) },
+        ]),
+      ),
+    ) as TestEnvironment['users'];
     const config = parseConfig({
       temporal: { address, namespace: 'default', taskQueuePrefix: `t${randomUUID().slice(0, 8)}-` },
       dataDir,
-      users: { file: usersFile },
+      auth: { issuer: issuer.issuer, jwksUri: issuer.jwksUri },
       clouds: (options.clouds ?? ['aws', 'azure', 'gcp']).map((name) => ({
         name,
         driver: 'simulated',
@@ -111,10 +144,26 @@ export class TestEnvironment {
       compliance: { requireManifest: false },
       ...options.configOverrides,
     });
+    // The test's own keys: payloads are encrypted and audit records signed as in production.
+    await ensureKeyFile(payloadKeyFile(config));
+    await ensureAuditKey(auditPaths(config).signingKeyFile);
     const connection = await NativeConnection.connect({ address });
     const clientConnection = await Connection.connect({ address });
-    const client = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
-    return new TestEnvironment(config, address, connection, clientConnection, client, ownServer, users);
+    const client = new Client({
+      connection: clientConnection,
+      namespace: config.temporal.namespace,
+      dataConverter: dataConverterFor(config),
+    });
+    return new TestEnvironment(
+      config,
+      address,
+      connection,
+      clientConnection,
+      client,
+      ownServer,
+      users,
+      issuer,
+    );
   }
 
   get dataDir(): string {
@@ -193,15 +242,13 @@ export class TestEnvironment {
     await this.connection.close();
     await this.clientConnection.close();
     await this.ownServer?.stop();
+    await this.issuer.close();
     await rm(this.config.dataDir, { recursive: true, force: true });
   }
 }
 
-function makeUsers(): TestEnvironment['users'] {
-  const user = (id: string, name: string, roles: Person['roles']): TestUser => ({
-    person: { id, name, roles },
-    token: randomBytes(24).toString('base64url'),
-  });
+function makeUsers(): Record<keyof TestEnvironment['users'], Person> {
+  const user = (id: string, name: string, roles: Person['roles']): Person => ({ id, name, roles });
   return {
     manager: user('rm-alice', 'Alice Release-Manager', ['release-manager', 'clinical-approver']),
     approverA: user('dr-bob', 'Dr Bob Approver', ['clinical-approver']),
@@ -211,6 +258,7 @@ function makeUsers(): TestEnvironment['users'] {
     viewer: user('vw-frank', 'Frank Viewer', ['viewer']),
     qa: user('qa-grace', 'Grace Regulatory-QA', ['regulatory-qa']),
     security: user('sec-heidi', 'Heidi Security', ['security']),
+    auditor: user('au-ivan', 'Ivan Auditor', ['auditor']),
   };
 }
 

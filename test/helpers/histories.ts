@@ -5,6 +5,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
+import { decodeInPlace } from './payloads.js';
 
 export const HISTORIES_DIR = path.resolve(
   fileURLToPath(new URL('../../../test/fixtures/histories', import.meta.url)),
@@ -14,7 +15,8 @@ export async function recordHistory(client: Client, name: string, workflowIds: s
   if (process.env.MEDRELEASE_RECORD_HISTORIES !== '1') return;
   await mkdir(HISTORIES_DIR, { recursive: true });
   for (const [index, workflowId] of workflowIds.entries()) {
-    const history = await client.workflow.getHandle(workflowId).fetchHistory();
+    // Fixtures are kept decrypted: the keys of the run that recorded them are gone when they replay.
+    const history = await decodeInPlace(client, await client.workflow.getHandle(workflowId).fetchHistory());
     const suffix = index === 0 ? '' : `-child-${index}`;
     await writeFile(
       path.join(HISTORIES_DIR, `${name}${suffix}.json`),

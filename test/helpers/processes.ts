@@ -27,7 +27,11 @@ const CONFIG_OVERRIDES = [
   'MEDRELEASE_API_PORT',
   'MEDRELEASE_API_HOST',
   'MEDRELEASE_DATA_DIR',
-  'MEDRELEASE_USERS_FILE',
+  'MEDRELEASE_OIDC_ISSUER',
+  'MEDRELEASE_OIDC_AUDIENCE',
+  'MEDRELEASE_OIDC_JWKS_URI',
+  'MEDRELEASE_PAYLOAD_KEY_FILE',
+  'MEDRELEASE_PAYLOAD_KEYS',
   'MEDRELEASE_LOG_PRETTY',
   'MEDRELEASE_CLOUD',
 ];
@@ -153,23 +157,18 @@ export class WorkerFleet {
     return new WorkerFleet(config, configFile);
   }
 
-  /** Starts the worker of `which`: 'control' or a cloud's name. */
-  start(which: string): WorkerProcess {
+  /** Starts the worker of `which`: 'control' or a cloud's name (into another log, at another level, if given). */
+  start(which: string, options: { log?: ProcessLog; logLevel?: string } = {}): WorkerProcess {
+    const shared = {
+      name: which,
+      configFile: this.configFile,
+      log: options.log ?? this.log,
+      ...(options.logLevel ? { logLevel: options.logLevel } : {}),
+    };
     const worker =
       which === 'control'
-        ? WorkerProcess.start({
-            name: which,
-            entry: 'control-worker',
-            configFile: this.configFile,
-            log: this.log,
-          })
-        : WorkerProcess.start({
-            name: which,
-            entry: 'cloud-worker',
-            cloud: which,
-            configFile: this.configFile,
-            log: this.log,
-          });
+        ? WorkerProcess.start({ ...shared, entry: 'control-worker' })
+        : WorkerProcess.start({ ...shared, entry: 'cloud-worker', cloud: which });
     this.processes.push(worker);
     return worker;
   }

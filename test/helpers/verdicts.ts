@@ -1,8 +1,8 @@
 // Every step verdict of a CloudRolloutWorkflow, read from its history (the results of its judgeCanary
 // activities), whether the rollout passed or failed: a failed rollout's result holds none of them.
 import type { Client } from '@temporalio/client';
-import { defaultPayloadConverter } from '@temporalio/common';
 import type { StepVerdict } from '../../domain/status.js';
+import { decodePayload } from './payloads.js';
 
 export async function stepVerdicts(client: Client, workflowId: string): Promise<StepVerdict[]> {
   const history = await client.workflow.getHandle(workflowId).fetchHistory();
@@ -14,7 +14,7 @@ export async function stepVerdicts(client: Client, workflowId: string): Promise<
     const completed = event.activityTaskCompletedEventAttributes;
     const payload = completed?.result?.payloads?.[0];
     if (completed && payload && judged.has(String(completed.scheduledEventId))) {
-      verdicts.push(defaultPayloadConverter.fromPayload<StepVerdict>(payload));
+      verdicts.push(await decodePayload<StepVerdict>(client, payload));
     }
   }
   return verdicts;

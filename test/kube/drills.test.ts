@@ -10,6 +10,7 @@ import { cloudRolloutWorkflowId } from '../../workflows/cloud-rollout.js';
 import { statusQuery } from '../../workflows/messages.js';
 import { approveRelease, DIGEST, eventually, type TestEnvironment } from '../helpers/environment.js';
 import { kubeReleaseFixture, type KubeReleaseFixture, type TestClusters } from '../helpers/kube.js';
+import { decodePayload } from '../helpers/payloads.js';
 
 describe('drills: a cloud API server dies mid-canary', () => {
   let fixture: KubeReleaseFixture;
@@ -95,7 +96,13 @@ describe('drills: a cloud API server dies mid-canary', () => {
         60_000,
         'a gcp step failing and being retried',
       );
-      assert.match(retried.lastFailure?.message ?? '', /gcp: the Kubernetes API .* is unreachable/);
+      // Failure messages are stored encrypted (like every payload): the server sees only this.
+      assert.equal(retried.lastFailure?.message, 'Encoded failure');
+      const { message } = await decodePayload<{ message: string }>(
+        env.client,
+        retried.lastFailure.encodedAttributes!,
+      );
+      assert.match(message, /gcp: the Kubernetes API .* is unreachable/);
     } finally {
       await restartApiServer(clusters.state, 'gcp');
     }

@@ -1,11 +1,10 @@
-// State kept outside the workers: the simulated cloud (idempotent operations, atomic files) and the
-// hash-chained audit trail.
+// State kept outside the workers: the simulated cloud (idempotent operations, atomic files). The
+// audit trail has its own tests (test/audit/).
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
-import { FileAuditStore } from '../../activities/audit.js';
 import { SimulatedCloudDriver } from '../../activities/cloud/simulated.js';
 
 let directory: string;
@@ -62,46 +61,5 @@ describe('simulated cloud', () => {
   test('a weight for a canary that is not there is refused', async () => {
     const cloud = new SimulatedCloudDriver('aws', { stateDir: directory });
     await assert.rejects(cloud.setCanaryWeight({ ...op('w5'), weight: 5 }), /no canary of release rel-1/);
-  });
-});
-
-describe('audit trail', () => {
-  const event = (eventId: string, type: string) => ({
-    eventId,
-    releaseId: 'rel-1',
-    type,
-    actor: 'dr-bob',
-    at: '2026-11-27T00:00:00Z',
-    detail: { n: 1 },
-  });
-
-  test('records chain by hash; a repeated event id is recorded once', async () => {
-    const store = new FileAuditStore(directory);
-    await store.append(event('a', 'release.created'));
-    await Promise.all([
-      store.append(event('b', 'signoff.approve')),
-      store.append(event('b', 'signoff.approve')),
-    ]);
-    await store.append(event('c', 'release.completed'));
-    const records = await store.read('rel-1');
-    assert.deepEqual(
-      records.map((record) => [record.sequence, record.eventId]),
-      [
-        [0, 'a'],
-        [1, 'b'],
-        [2, 'c'],
-      ],
-    );
-    assert.equal(FileAuditStore.verify(records), null);
-  });
-
-  test('an edited record breaks the chain at that record', async () => {
-    const store = new FileAuditStore(directory);
-    for (const id of ['a', 'b', 'c']) await store.append(event(id, 'x'));
-    const file = path.join(directory, 'rel-1.jsonl');
-    const lines = (await readFile(file, 'utf8')).trim().split('\n');
-    lines[1] = lines[1]!.replace('dr-bob', 'dr-mallory');
-    await writeFile(file, lines.join('\n') + '\n');
-    assert.equal(FileAuditStore.verify(await store.read('rel-1')), 1);
   });
 });

@@ -4,7 +4,7 @@
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
 import { ReleaseManifestSchema } from '../../../domain/manifest.js';
 import { ErrorResponse } from '../../errors.js';
-import { authenticatedPerson } from '../../plugins/auth.js';
+import { ANY_ROLE, authenticatedPerson } from '../../plugins/auth.js';
 import { ComplianceResponse, ReleaseIdParams, WaiverBody, WaiverResultSchema } from '../../schemas.js';
 
 /** The schema as plain JSON (TypeBox's own markers are not JSON Schema). */
@@ -16,7 +16,7 @@ const compliance: FastifyPluginCallbackTypebox = (app, _options, done) => {
   app.get(
     '/releases/:releaseId/compliance',
     {
-      config: { permission: 'authenticated' },
+      config: { permission: { roles: ANY_ROLE } },
       schema: {
         tags: ['compliance'],
         summary: 'The compliance report of a release',
@@ -37,7 +37,7 @@ const compliance: FastifyPluginCallbackTypebox = (app, _options, done) => {
     {
       // Any authenticated caller reaches the release, which admits only the roles its policy names
       // (report.waiverPolicy.approverRoles; default regulatory-qa and security): WAIVER_ROLE_MISSING.
-      config: { permission: 'authenticated' },
+      config: { permission: { roles: ANY_ROLE } },
       schema: {
         tags: ['compliance'],
         summary: 'Waive a failed major control',

@@ -1,6 +1,7 @@
 // GET /releases/:releaseId — the full status of one release: the workflow's status query while it
 // runs, its result once it has ended.
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
+import { ANY_ROLE } from '../../plugins/auth.js';
 import { ErrorResponse } from '../../errors.js';
 import { ReleaseIdParams, ReleaseStatusSchema } from '../../schemas.js';
 
@@ -8,7 +9,7 @@ const getRelease: FastifyPluginCallbackTypebox = (app, _options, done) => {
   app.get(
     '/releases/:releaseId',
     {
-      config: { permission: 'authenticated' },
+      config: { permission: { roles: ANY_ROLE } },
       schema: {
         tags: ['releases'],
         summary: 'The status of a release',

@@ -2,6 +2,7 @@
 // search attributes the release workflow keeps up to date. Visibility is eventually consistent: a
 // release appears, and its stage changes here, a moment after it happens.
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
+import { ANY_ROLE } from '../../plugins/auth.js';
 import { ErrorResponse } from '../../errors.js';
 import { ListQuery, ReleaseList } from '../../schemas.js';
 
@@ -9,7 +10,7 @@ const listReleases: FastifyPluginCallbackTypebox = (app, _options, done) => {
   app.get(
     '/releases',
     {
-      config: { permission: 'authenticated' },
+      config: { permission: { roles: ANY_ROLE } },
       schema: {
         tags: ['releases'],
         summary: 'List releases',
