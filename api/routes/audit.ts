@@ -64,10 +64,13 @@ const audit: FastifyPluginCallbackTypebox = (app, _options, done) => {
         summary: 'Audit records',
         description:
           'Records in chain order: every release event and human action with who, when, what and the related digests. Page with `after` (the last `seq` you have).',
-        querystring: Type.Intersect([
-          Filter,
-          Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 200 })) }),
-        ]),
+        querystring: Type.Object(
+          {
+            ...Filter.properties,
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 200 })),
+          },
+          { additionalProperties: false },
+        ),
         response: {
           200: Type.Object({
             records: Type.Array(AuditRecordSchema),
