@@ -148,4 +148,32 @@ describe('clinical sign-off', () => {
     assert.equal(status.outcome, 'rejected');
     assert.match(status.reason!.message, /dr-carol/);
   });
+
+  test('a replayed sign-off (the same signal again, or the same person by the API after a signal) counts once', async () => {
+    const handle = await awaitingSignoff(2);
+    const signal = {
+      credential: env.users.approverA.token,
+      decision: 'approve' as const,
+      comment: 'Reviewed the subgroup analysis.',
+    };
+    await handle.signal(signoffSignal, signal);
+    await handle.signal(signoffSignal, signal);
+    const status = await eventually(async () => {
+      const current = await handle.query(statusQuery);
+      return current.signoff.approvals.length + current.signoff.refused.length >= 2 ? current : undefined;
+    });
+    assert.equal(status.signoff.approvals.length, 1);
+    assert.equal(status.signoff.refused[0]!.code, 'ALREADY_SIGNED_OFF');
+    assert.equal(status.signoff.refused[0]!.claimedBy, 'dr-bob');
+    assert.equal(status.stage, 'awaiting-signoff', 'one person is one approval of the quorum of two');
+    assert.equal(
+      await refusalCode(
+        handle.executeUpdate(signoffUpdate, {
+          args: [{ approver: env.users.approverA.person, decision: 'approve', comment: 'And again.' }],
+        }),
+      ),
+      'ALREADY_SIGNED_OFF',
+    );
+    await handle.terminate('test done');
+  });
 });
