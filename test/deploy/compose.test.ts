@@ -193,7 +193,15 @@ void test('each cloud worker mounts only its own cloud kubeconfig, and no other 
   for (const cloud of clouds) {
     const service = serviceNamed(`${cloudWorkerPrefix}${cloud}`);
     const secret = `kubeconfig-${cloud}`;
-    assert.deepEqual(secretNamesOf(service), [secret], `worker-${cloud} secrets`);
+    assert.deepEqual(
+      secretNamesOf(service).filter((name) => name.startsWith('kubeconfig-')),
+      [secret],
+      `worker-${cloud} kubeconfigs`,
+    );
+    // Every process that reads or writes workflow payloads holds the payload key ring; none other than
+    // the control worker holds the audit signing key.
+    assert.ok(secretNamesOf(service).includes('payload-keys.json'), `worker-${cloud} payload keys`);
+    assert.ok(!secretNamesOf(service).includes('audit-ed25519.pem'), `worker-${cloud} audit key`);
     assert.equal(compose.secrets?.[secret]?.file, `./deploy/secrets/kubeconfig-${cloud}`);
     const environment = environmentOf(service);
     assert.equal(environment.MEDRELEASE_CLOUD, cloud);

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { Compile } from 'typebox/compile';
-import { loadConfig, parseConfig } from '../../domain/config.js';
+import { auditPaths, loadConfig, parseConfig, payloadKeyFile } from '../../domain/config.js';
 import { buildReleaseInput, releaseRequestProblems, requestHash } from '../../domain/release-input.js';
 import { CreateReleaseRequest } from '../../domain/release.js';
 
@@ -53,6 +53,34 @@ describe('configuration', () => {
     assert.throws(
       () => loadConfig({ MEDRELEASE_CONFIG: '/nonexistent/config.yaml' }),
       /MEDRELEASE_CONFIG names \/nonexistent/,
+    );
+    const identity = loadConfig({
+      MEDRELEASE_OIDC_ISSUER: 'https://login.example.org/realms/ai',
+      MEDRELEASE_OIDC_AUDIENCE: 'releases',
+      MEDRELEASE_PAYLOAD_KEY_FILE: '/run/secrets/keys.json',
+    });
+    assert.equal(identity.auth.issuer, 'https://login.example.org/realms/ai');
+    assert.equal(identity.auth.audience, 'releases');
+    assert.equal(payloadKeyFile(identity), '/run/secrets/keys.json');
+  });
+  test('the deployment example (deploy/config.example.yaml) is valid, with its keys and audit paths', () => {
+    const config = loadConfig({
+      MEDRELEASE_CONFIG: fileURLToPath(new URL('../../../deploy/config.example.yaml', import.meta.url)),
+    });
+    assert.equal(config.auth.rolesClaim, 'realm_access.roles');
+    assert.deepEqual(config.auth.roleMap['platform-oncall'], ['operator']);
+    assert.equal(payloadKeyFile(config), '/run/secrets/payload-keys.json');
+    assert.deepEqual(auditPaths(config).publicKeyFiles, ['/run/secrets/audit-ed25519.pub.pem']);
+  });
+  test('identity settings are checked: clock skew bounded, asymmetric algorithms only, roles known', () => {
+    assert.throws(
+      () => parseConfig({ auth: { clockToleranceSeconds: 900 } }),
+      /\/auth\/clockToleranceSeconds/,
+    );
+    assert.throws(() => parseConfig({ auth: { algorithms: ['HS256'] } }), /\/auth\/algorithms\/0/);
+    assert.throws(
+      () => parseConfig({ auth: { roleMap: { admins: ['superuser'] } } }),
+      /\/auth\/roleMap\/admins\/0/,
     );
   });
 });
