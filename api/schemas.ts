@@ -35,12 +35,14 @@ export const ListQuery = Type.Object(
     cloud: Type.Optional(
       Type.String({ pattern: CLOUD_NAME_PATTERN, description: 'Releases that target this cloud.' }),
     ),
-    limit: Type.Integer({
-      minimum: 1,
-      maximum: 500,
-      default: 50,
-      description: 'At most this many releases, newest first.',
-    }),
+    limit: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 500,
+        default: 50,
+        description: 'At most this many releases, newest first (default 50).',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -87,6 +87,21 @@ export default fp(
           .filter(Boolean)
           .join('\n\n');
       }
+      // A request whose parameters, query or body break the route's schema is refused before it runs.
+      if (schema.params || schema.querystring || schema.body) {
+        responses[400] ??= errorResponse(
+          'VALIDATION_FAILED: a parameter, the query or the body breaks the schema.',
+        );
+      }
+      if (schema.querystring) {
+        // Node's HTTP server refuses a request line and headers over 16 KiB before the API sees it.
+        responses[431] ??= { description: 'Request Header Fields Too Large: the query string is too long.' };
+      }
+      if (!['/healthz', '/readyz', '/metrics'].includes(route.url)) {
+        responses[429] ??= errorResponse(
+          'RATE_LIMITED: too many requests from this caller (see Retry-After).',
+        );
+      }
       responses['5xx'] ??= errorResponse('TEMPORAL_UNAVAILABLE, TEMPORAL_TIMEOUT or INTERNAL_ERROR.');
       schema.response = responses;
       route.schema = schema;

@@ -37,6 +37,12 @@ const metrics: FastifyPluginCallbackTypebox = (app, _options, done) => {
         tags: ['health'],
         summary: 'Prometheus metrics of the API',
         produces: ['text/plain'],
+        response: {
+          200: {
+            description: 'Prometheus text exposition format.',
+            content: { 'text/plain': { schema: { type: 'string' } } },
+          },
+        },
       },
     },
     async (_request, reply) => {

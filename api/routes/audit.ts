@@ -13,7 +13,11 @@ const Filter = Type.Object(
   {
     release: Type.Optional(Type.String({ pattern: RELEASE_ID_PATTERN, description: 'Only this release.' })),
     after: Type.Optional(
-      Type.Integer({ minimum: 0, description: 'Only records after this sequence number.' }),
+      Type.Integer({
+        minimum: 0,
+        maximum: Number.MAX_SAFE_INTEGER,
+        description: 'Only records after this sequence number.',
+      }),
     ),
   },
   { additionalProperties: false },
@@ -119,7 +123,13 @@ const audit: FastifyPluginCallbackTypebox = (app, _options, done) => {
         summary: 'Export the audit trail',
         description: 'JSON Lines (one record per line, chain order), for archiving; `release` narrows it.',
         querystring: Filter,
-        produces: ['application/x-ndjson'],
+        response: {
+          200: {
+            description: 'One record per line (JSON Lines), in chain order.',
+            content: { 'application/x-ndjson': { schema: { type: 'string' } } },
+          },
+          503: { ...ErrorResponse, description: 'AUDIT_UNAVAILABLE.' },
+        },
       },
     },
     async (request, reply) => {
@@ -134,13 +144,16 @@ const audit: FastifyPluginCallbackTypebox = (app, _options, done) => {
           () => stream.end(),
           (error: unknown) => stream.destroy(error as Error),
         );
-      return reply
-        .type('application/x-ndjson')
-        .header(
-          'content-disposition',
-          `attachment; filename="medrelease-audit${release ? `-${release}` : ''}.jsonl"`,
-        )
-        .send(stream);
+      return (
+        reply
+          .type('application/x-ndjson')
+          .header(
+            'content-disposition',
+            `attachment; filename="medrelease-audit${release ? `-${release}` : ''}.jsonl"`,
+          )
+          // A stream; the response schema types the body as the text it produces.
+          .send(stream as unknown as string)
+      );
     },
   );
   done();

@@ -46,7 +46,13 @@ const Base64 = Type.String({
 
 const JsonPayload = Type.Object(
   {
-    metadata: Type.Optional(Type.Record(Type.String(), Base64)),
+    // Keys are printable ASCII: a key with a line terminator would slip past the value check.
+    metadata: Type.Optional(
+      Type.Record(Type.String(), Base64, {
+        propertyNames: { pattern: '^[\\x20-\\x7E]{1,256}$' },
+        maxProperties: 64,
+      }),
+    ),
     data: Type.Optional(Base64),
   },
   { additionalProperties: false, description: 'A temporal.api.common.v1.Payload in proto3 JSON.' },

@@ -6,7 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { ApiError } from '../errors.js';
+import { ApiError, ErrorResponse } from '../errors.js';
 import { SESSION_COOKIE } from '../plugins/auth.js';
 
 const LOGIN_COOKIE = 'medrelease_login';
@@ -46,7 +46,11 @@ const session: FastifyPluginCallback<SessionOptions> = (app, options, done) => {
         summary: 'Sign in for the Temporal UI',
         description:
           'Starts the OpenID Connect sign-in (authorization code with PKCE) that gives this browser a session cookie for the codec endpoint, so the Temporal UI can show decrypted payloads.',
-        querystring: Type.Object({ return_to: Type.Optional(Type.String({ maxLength: 2048 })) }),
+        querystring: Type.Object({ return_to: Type.Optional(Type.String({ maxLength: 1024 })) }),
+        response: {
+          303: { description: 'To the identity provider’s sign-in page.', type: 'null' },
+          503: { ...ErrorResponse, description: 'IDENTITY_PROVIDER_UNAVAILABLE.' },
+        },
       },
     },
     async (request, reply) => {
@@ -91,10 +95,19 @@ const session: FastifyPluginCallback<SessionOptions> = (app, options, done) => {
         summary: 'Sign-in callback',
         description: 'Where the identity provider returns the browser; sets the codec session cookie.',
         querystring: Type.Object({
-          code: Type.Optional(Type.String({ maxLength: 4096 })),
-          state: Type.Optional(Type.String({ maxLength: 512 })),
-          error: Type.Optional(Type.String({ maxLength: 512 })),
+          code: Type.Optional(Type.String({ maxLength: 512 })),
+          state: Type.Optional(Type.String({ maxLength: 256 })),
+          error: Type.Optional(Type.String({ maxLength: 256 })),
         }),
+        response: {
+          200: {
+            description: 'Signed in (a page saying as whom); the session cookie is set.',
+            content: { 'text/html': { schema: { type: 'string' } } },
+          },
+          303: { description: 'Signed in; back to the Temporal UI (`return_to`).', type: 'null' },
+          401: { ...ErrorResponse, description: 'UNAUTHENTICATED: the sign-in failed or expired.' },
+          503: { ...ErrorResponse, description: 'IDENTITY_PROVIDER_UNAVAILABLE.' },
+        },
       },
     },
     async (request, reply) => {
@@ -151,6 +164,7 @@ const session: FastifyPluginCallback<SessionOptions> = (app, options, done) => {
         tags: ['session'],
         summary: 'End the codec session',
         description: 'Clears the session cookie.',
+        response: { 204: { description: 'The session cookie is cleared.', type: 'null' } },
       },
     },
     async (request, reply) =>

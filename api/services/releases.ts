@@ -105,14 +105,15 @@ export class ReleaseService {
 
   async list(filters: ListQuery): Promise<ReleaseSummary[]> {
     const query = listQuery(filters, this.controlQueue);
+    const limit = filters.limit ?? 50;
     return this.call(async () => {
       const releases: ReleaseSummary[] = [];
       for await (const execution of this.client.workflow.list({
         query,
-        pageSize: Math.min(filters.limit, 100),
+        pageSize: Math.min(limit, 100),
       })) {
         releases.push(summary(execution));
-        if (releases.length >= filters.limit) break;
+        if (releases.length >= limit) break;
       }
       return releases;
     });
