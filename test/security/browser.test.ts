@@ -322,22 +322,25 @@ describe('Temporal UI with the codec endpoint, in a browser', () => {
     },
   );
 
-  test(
-    'a browser without a session: the codec answers 401 and the marker never shows',
-    { timeout: 90_000 },
-    async () => {
+  // Sessions that must not see the plaintext: none at all (401), and a signed-in viewer (403).
+  for (const [who, user, status] of [
+    ['a browser without a session', undefined, 401],
+    ['a viewer signed in', VIEWER, 403],
+  ] as const) {
+    test(`${who}: the codec answers ${status} and the marker never shows`, { timeout: 90_000 }, async () => {
       const context = await newContext();
       try {
         const page = await context.newPage();
         const decodes = watchDecodes(page);
-        await withScreenshot(page, 'no-session', async () => {
-          // The same UI setting as the operator's: the browser would send a cookie if it had one.
+        await withScreenshot(page, user ? 'viewer' : 'no-session', async () => {
+          // The same UI setting as the operator's: the browser sends its cookie, if it has one.
           await enableCodecCredentials(page);
           decodes.length = 0;
-          await page.goto(workflowUrl());
+          if (user) await signIn(page, user, workflowUrl());
+          else await page.goto(workflowUrl());
           await shownEncrypted(page, decodes);
           assert.ok(
-            decodes.length > 0 && decodes.every((status) => status === 401),
+            decodes.length > 0 && decodes.every((answer) => answer === status),
             `codec statuses: ${decodes.join(', ')}`,
           );
           await assertNoMarker(page);
@@ -345,33 +348,8 @@ describe('Temporal UI with the codec endpoint, in a browser', () => {
       } finally {
         await context.close();
       }
-    },
-  );
-
-  test(
-    'a viewer signed in: the codec answers 403 and the marker never shows',
-    { timeout: 90_000 },
-    async () => {
-      const context = await newContext();
-      try {
-        const page = await context.newPage();
-        const decodes = watchDecodes(page);
-        await withScreenshot(page, 'viewer', async () => {
-          await enableCodecCredentials(page);
-          decodes.length = 0;
-          await signIn(page, VIEWER, workflowUrl());
-          await shownEncrypted(page, decodes);
-          assert.ok(
-            decodes.length > 0 && decodes.every((status) => status === 403),
-            `codec statuses: ${decodes.join(', ')}`,
-          );
-          await assertNoMarker(page);
-        });
-      } finally {
-        await context.close();
-      }
-    },
-  );
+    });
+  }
 
   test('the Temporal server stores the input as ciphertext', async () => {
     assert.ok(env);
