@@ -59,6 +59,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   const app = Fastify({
     ...(options.logger === false ? { logger: false } : { loggerInstance: logger(options.logger) }),
     bodyLimit: BODY_LIMIT_BYTES,
+    ...(options.config.api.trustProxy.length > 0 ? { trustProxy: options.config.api.trustProxy } : {}),
     schemaErrorFormatter,
     return503OnClosing: true,
     ...options.http,

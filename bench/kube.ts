@@ -310,7 +310,14 @@ async function measureOrchestration(state: LocalKubeState, namespace: string, da
       }
       const samplesBefore = samples.length;
       await handle.executeUpdate(signoffUpdate, {
-        args: [{ approver, decision: 'approve', comment: 'Benchmark approval.' }],
+        args: [
+          {
+            approver,
+            credential: identity.approverToken,
+            decision: 'approve',
+            comment: 'Benchmark approval.',
+          },
+        ],
       });
       const status = await handle.result();
       if (status.outcome !== 'completed') {

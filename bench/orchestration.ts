@@ -405,11 +405,12 @@ class SignoffDesk {
       else waiter.reject(outcome);
     };
     try {
-      // Accepted is enough: the release moves on at acceptance; the update's audit record follows.
+      // Accepted is enough: the release verifies the credential and moves on; the stage is polled below.
       await handle.startUpdate(signoffUpdate, {
         args: [
           {
             approver: this.env.approver,
+            credential: this.env.identity.approverToken,
             decision: 'approve',
             comment: 'Benchmark sign-off: evidence reviewed.',
           },

@@ -217,7 +217,14 @@ try {
           );
           for (const approver of [env.users.approverA, env.users.approverB]) {
             await handle.executeUpdate(signoffUpdate, {
-              args: [{ approver: approver.person, decision: 'approve', comment: 'bench' }],
+              args: [
+                {
+                  approver: approver.person,
+                  credential: approver.token,
+                  decision: 'approve',
+                  comment: 'bench',
+                },
+              ],
             });
           }
           await eventually(

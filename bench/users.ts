@@ -11,6 +11,8 @@ export interface BenchIdentity {
   requester: Person;
   approver: Person;
   issuer: DevIssuer;
+  /** The approver's access token, which the release verifies before a sign-off counts. */
+  approverToken: string;
   /** For the benchmark's configuration (`auth`). */
   auth: { issuer: string; jwksUri: string };
 }
@@ -19,7 +21,15 @@ export async function startBenchIdentity(): Promise<BenchIdentity> {
   const requester: Person = { id: 'rm-bench', name: 'Bench Release-Manager', roles: ['release-manager'] };
   const approver: Person = { id: 'dr-bench', name: 'Dr Bench Approver', roles: ['clinical-approver'] };
   const issuer = await DevIssuer.start({ users: [requester, approver], audience: 'medrelease-api' });
-  return { requester, approver, issuer, auth: { issuer: issuer.issuer, jwksUri: issuer.jwksUri } };
+  // Long enough for the longest benchmark run.
+  const approverToken = await issuer.mint(approver.id, { ttlSeconds: 12 * 3600 });
+  return {
+    requester,
+    approver,
+    issuer,
+    approverToken,
+    auth: { issuer: issuer.issuer, jwksUri: issuer.jwksUri },
+  };
 }
 
 /** Payload and audit keys of the benchmark's configuration. */

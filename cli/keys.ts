@@ -72,6 +72,9 @@ export async function keysMain(argv: string[]): Promise<number> {
       const fresh = await ensureAuditKey(audit.signingKeyFile);
       say(`audit signing key ${fresh.keyId} now signs; ${old} retired, its public key kept at ${retired}`);
       say(
+        `Add ${retired} to audit.publicKeyFiles in the configuration: only the keys you list verify the trail.`,
+      );
+      say(
         'Delete the retired private key once you have archived it as your policy says; verification needs only the public key.',
       );
       return 0;

@@ -2,7 +2,7 @@
 // setting stops the process with a message that names it. Read from the YAML or JSON file named by
 // MEDRELEASE_CONFIG; without one, the embedded default (three simulated clouds) applies.
 // Environment variables override a few deployment settings (TEMPORAL_ADDRESS, MEDRELEASE_API_PORT …).
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Type, type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
@@ -134,6 +134,11 @@ export const Config = Type.Object(
           },
           { additionalProperties: false, default: {} },
         ),
+        /**
+         * The TLS-terminating proxies in front of the API (addresses or CIDRs), whose X-Forwarded-For and
+         * -Proto are believed: the rate limit then sees the client, and the session cookie is Secure.
+         */
+        trustProxy: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
         /** Origins allowed to call the codec endpoint from a browser; default: the Temporal UI's (temporal.uiUrl). */
         codecOrigins: Type.Optional(Type.Array(Type.String({ pattern: '^https?://[^/\\s]+$' }))),
       },
@@ -342,22 +347,9 @@ export function auditPaths(config: Config): {
     signingKeyFile,
     publicKeyFiles: [
       signingKeyFile.replace(/\.pem$/, '') + '.pub.pem',
-      // Keys retired by `medrelease keys rotate-audit`, next to the current one.
-      ...retiredAuditKeys(path.dirname(signingKeyFile)),
       ...config.audit.publicKeyFiles.map((file) => path.resolve(file)),
     ],
   };
-}
-
-function retiredAuditKeys(directory: string): string[] {
-  try {
-    return readdirSync(directory)
-      .filter((name) => /^audit-ed25519\.[A-Za-z0-9-]+\.pub\.pem$/.test(name))
-      .sort()
-      .map((name) => path.join(directory, name));
-  } catch {
-    return [];
-  }
 }
 
 /** The browser origins allowed to use the codec endpoint. */

@@ -88,6 +88,9 @@ export class DevIssuer {
   }
 
   static async start(options: DevIssuerOptions): Promise<DevIssuer> {
+    if (process.env.NODE_ENV === 'production') {
+      throw new Error('the development issuer does not run with NODE_ENV=production: configure auth.issuer');
+    }
     const host = options.host ?? '127.0.0.1';
     if (!isLoopback(host)) {
       throw new Error(

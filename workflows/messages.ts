@@ -7,8 +7,14 @@ import type { Waiver } from '../domain/compliance.js';
 import type { Person } from '../domain/release.js';
 import type { CloudState, OperatorAction, ReleaseStatus, StepVerdict } from '../domain/status.js';
 
+/**
+ * Updates name the person and carry their access token: the release verifies the token (an activity)
+ * and acts only as the person it proves, so no one who can send an Update to Temporal directly can
+ * act as someone else. (Releases started before this was enforced accepted updates without one.)
+ */
 export interface SignoffArgs {
   approver: Person;
+  credential?: string;
   decision: 'approve' | 'reject';
   comment: string;
 }
@@ -31,6 +37,7 @@ export interface SignoffResult {
 export interface OperateArgs {
   action: OperatorAction['action'];
   by: Person;
+  credential?: string;
   reason: string;
 }
 
@@ -60,6 +67,7 @@ export interface CloudProgress {
 
 export interface WaiverArgs {
   by: Person;
+  credential?: string;
   control: string;
   justification: string;
   expiresAt: string;

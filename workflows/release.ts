@@ -181,12 +181,46 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
     };
   };
 
-  setHandler(signoffUpdate, (args) => acceptSignoff(args.approver, args.decision, args.comment, 'update'), {
-    validator: (args: SignoffArgs) => {
-      const refusal = signoffRefusal(status, args.approver, args.comment);
-      if (refusal) throw ApplicationFailure.nonRetryable(refusal.message, refusal.code);
+  /**
+   * The person an Update really comes from: its credential verified by the control worker, and the
+   * same person the caller named. Throws (nothing changes) otherwise. Releases started before updates
+   * carried credentials replay without the check.
+   */
+  const verifiedActor = async (claimed: Person, credential: string | undefined): Promise<Person> => {
+    if (!patched('verified-updates')) return claimed;
+    if (!credential) {
+      throw ApplicationFailure.nonRetryable(
+        'this action needs the caller’s credential',
+        FailureCode.CredentialInvalid,
+      );
+    }
+    const verified = await control.verifyCredential({ credential });
+    if (!verified.valid)
+      throw ApplicationFailure.nonRetryable(verified.reason, FailureCode.CredentialInvalid);
+    if (verified.person.id !== claimed.id) {
+      throw ApplicationFailure.nonRetryable(
+        `the credential is ${verified.person.id}'s, not ${claimed.id}'s`,
+        FailureCode.CredentialInvalid,
+      );
+    }
+    return verified.person;
+  };
+  const refuseIf = (refusal: { code: string; message: string } | undefined) => {
+    if (refusal) throw ApplicationFailure.nonRetryable(refusal.message, refusal.code);
+  };
+
+  setHandler(
+    signoffUpdate,
+    async (args) => {
+      const approver = await verifiedActor(args.approver, args.credential);
+      // Checked again as the verified person: the state may have moved while the token was checked.
+      refuseIf(signoffRefusal(status, approver, args.comment));
+      return acceptSignoff(approver, args.decision, args.comment, 'update');
     },
-  });
+    {
+      validator: (args: SignoffArgs) => refuseIf(signoffRefusal(status, args.approver, args.comment)),
+    },
+  );
 
   setHandler(signoffSignal, async (args) => {
     const verified = await control.verifyCredential({ credential: args.credential });
@@ -216,7 +250,9 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
   let waiverChanges = 0;
   setHandler(
     waiverUpdate,
-    async (args: WaiverArgs): Promise<WaiverResult> => {
+    async (claimedArgs: WaiverArgs): Promise<WaiverResult> => {
+      const args = { ...claimedArgs, by: await verifiedActor(claimedArgs.by, claimedArgs.credential) };
+      refuseIf(waiverRefusal(status, args.by, args, Date.now()));
       const at = now();
       const waivers = (status.waivers ??= []);
       let waiver = waivers.find((candidate) => candidate.control === args.control);
@@ -308,14 +344,18 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
     cloudsTouched: compensations.length > 0,
   });
 
-  setHandler(operateUpdate, (args) => operate(args, 'update'), {
-    validator: (args: OperateArgs) => {
-      const refusal =
-        (args.action === 'abort' || args.action === 'rollback' ? stopRefusal() : undefined) ??
-        operatorRefusal(operatorState(), args.by, args.action);
-      if (refusal) throw ApplicationFailure.nonRetryable(refusal.message, refusal.code);
+  const operateRefusal = (by: Person, action: OperateArgs['action']) =>
+    (action === 'abort' || action === 'rollback' ? stopRefusal() : undefined) ??
+    operatorRefusal(operatorState(), by, action);
+  setHandler(
+    operateUpdate,
+    async (args) => {
+      const by = await verifiedActor(args.by, args.credential);
+      refuseIf(operateRefusal(by, args.action));
+      return operate({ action: args.action, by, reason: args.reason }, 'update');
     },
-  });
+    { validator: (args: OperateArgs) => refuseIf(operateRefusal(args.by, args.action)) },
+  );
 
   setHandler(operateSignal, async (args) => {
     const verified = await control.verifyCredential({ credential: args.credential });

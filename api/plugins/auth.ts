@@ -35,6 +35,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The authenticated caller; set on every route that is not public. */
     person: Person | null;
+    /** The verified access token the caller presented (releases verify it again before acting). */
+    credential: string | null;
   }
 }
 
@@ -52,6 +54,12 @@ export function authenticatedPerson(request: FastifyRequest): Person {
   return request.person;
 }
 
+/** The caller's verified access token, which a release verifies again before it acts on it. */
+export function callerCredential(request: FastifyRequest): string {
+  authenticatedPerson(request);
+  return request.credential!;
+}
+
 export function describePermission(permission: Permission): string {
   if (permission === 'public') return 'No authentication.';
   if (permission === 'authenticated') return 'Any authenticated user.';
@@ -61,18 +69,19 @@ export function describePermission(permission: Permission): string {
 export default fp(
   (app, _options, done) => {
     app.decorateRequest('person', null);
+    app.decorateRequest('credential', null);
 
     // Every route declares who may call it, and OpenAPI says so; the docs are public.
     app.addHook('onRoute', (route) => {
       // CORS preflights (the codec endpoint's) carry no credentials by design.
       const permission =
         route.config?.permission ??
-        (route.url.startsWith(DOCS_PREFIX) || route.method === 'OPTIONS' ? 'public' : undefined);
+        (isDocsRoute(route.url) || route.method === 'OPTIONS' ? 'public' : undefined);
       if (!permission) {
         throw new Error(`route ${String(route.method)} ${route.url} declares no config.permission`);
       }
       route.config = { ...route.config, permission };
-      if (route.url.startsWith(DOCS_PREFIX)) return;
+      if (isDocsRoute(route.url)) return;
       const schema = { ...route.schema };
       const responses = { ...(schema.response as Record<string, unknown> | undefined) };
       if (permission === 'public') {
@@ -130,6 +139,14 @@ export default fp(
         );
       }
       const verification = await app.verifier.verify(token);
+      if (!verification.valid && verification.reason.startsWith("the issuer's keys cannot be fetched")) {
+        // Our outage, not the caller's fault: 503, and the detail (addresses, errors) only in the log.
+        request.log.error({ reason: verification.reason }, 'the identity provider cannot be reached');
+        throw new ApiError(
+          'IDENTITY_PROVIDER_UNAVAILABLE',
+          'the identity provider cannot be reached to check the token; try again later',
+        );
+      }
       if (!verification.valid) {
         throw new ApiError('UNAUTHENTICATED', `the bearer token was refused: ${verification.reason}`, {
           headers: { 'www-authenticate': `${CHALLENGE}, error="invalid_token"` },
@@ -137,6 +154,7 @@ export default fp(
       }
       const person = verification.person;
       request.person = person;
+      request.credential = token;
       request.log = request.log.child({ person: person.id });
       if (typeof permission === 'object' && !person.roles.some((role) => permission.roles.includes(role))) {
         throw new ApiError(
@@ -150,12 +168,22 @@ export default fp(
   { name: 'medrelease-auth', fastify: '5.x', decorators: { fastify: ['verifier'] } },
 );
 
+/** The Swagger UI and the OpenAPI document, which are public (and only they: not `/docs-anything`). */
+function isDocsRoute(url: string): boolean {
+  return url === DOCS_PREFIX || url.startsWith(`${DOCS_PREFIX}/`);
+}
+
 /** The session cookie's token, if the Cookie header carries one. */
 export function sessionToken(cookieHeader: string | undefined): string | undefined {
   if (!cookieHeader) return undefined;
   for (const part of cookieHeader.split(';')) {
     const [name, ...value] = part.trim().split('=');
-    if (name === SESSION_COOKIE) return decodeURIComponent(value.join('=')) || undefined;
+    if (name !== SESSION_COOKIE) continue;
+    try {
+      return decodeURIComponent(value.join('=')) || undefined;
+    } catch {
+      return undefined; // a mangled cookie is no credential: 401, not 500
+    }
   }
   return undefined;
 }

@@ -154,7 +154,7 @@ const codec: FastifyPluginAsyncTypebox<CodecRouteOptions> = async (app, options)
             );
           }
         }
-        return { payloads: decoded.map(toJson) } satisfies CodecPayloads;
+        return { payloads: decoded.map(withoutCredentials).map(toJson) } satisfies CodecPayloads;
       },
     );
 
@@ -210,6 +210,35 @@ function allowOriginOnRefusal(request: FastifyRequest, reply: FastifyReply, orig
       .includes('origin')
   ) {
     reply.header('vary', vary ? `${String(vary)}, Origin` : 'Origin');
+  }
+}
+
+/**
+ * Sign-offs and operator actions carry the person's access token (the release verifies it). People
+ * reading histories in the Temporal UI must not be able to lift it: in a decoded JSON payload every
+ * `credential` is replaced before it leaves the API.
+ */
+export const REDACTED_CREDENTIAL = '[redacted by medrelease]';
+
+function withoutCredentials(payload: Payload): Payload {
+  const encoding = Buffer.from(payload.metadata?.encoding ?? []).toString();
+  if (encoding !== 'json/plain' || !payload.data) return payload;
+  const text = Buffer.from(payload.data).toString('utf8');
+  if (!text.includes('"credential"')) return payload;
+  const redact = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(redact);
+    if (!value || typeof value !== 'object') return value;
+    return Object.fromEntries(
+      Object.entries(value as Record<string, unknown>).map(([key, entry]) => [
+        key,
+        key === 'credential' && typeof entry === 'string' ? REDACTED_CREDENTIAL : redact(entry),
+      ]),
+    );
+  };
+  try {
+    return { ...payload, data: Buffer.from(JSON.stringify(redact(JSON.parse(text)))) };
+  } catch {
+    return payload;
   }
 }
 

@@ -56,9 +56,10 @@ const session: FastifyPluginCallback<SessionOptions> = (app, options, done) => {
     async (request, reply) => {
       const { return_to: returnTo } = request.query as { return_to?: string };
       const endpoints = await discover().catch((error: unknown) => {
+        request.log.error({ err: error }, 'the identity provider cannot be reached');
         throw new ApiError(
           'IDENTITY_PROVIDER_UNAVAILABLE',
-          `the identity provider cannot be reached: ${String(error)}`,
+          'the identity provider cannot be reached; try again later',
         );
       });
       const state = randomBytes(16).toString('base64url');
@@ -151,7 +152,9 @@ const session: FastifyPluginCallback<SessionOptions> = (app, options, done) => {
         `${LOGIN_COOKIE}=; HttpOnly; SameSite=Lax; Path=/auth; Max-Age=0${secure(request)}`,
       ]);
       request.log.info({ person: verification.person.id }, 'codec session opened');
-      if (login.returnTo) return reply.redirect(login.returnTo, 303);
+      // Checked again here: the login cookie is the browser's, and only a configured UI is a destination.
+      const returnTo = allowedReturn(login.returnTo, options.returnOrigins);
+      if (returnTo) return reply.redirect(returnTo, 303);
       return signedInPage(reply, verification.person.id, verification.person.roles);
     },
   );

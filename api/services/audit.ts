@@ -24,7 +24,9 @@ export class AuditService {
 
   verify(): VerifyResult {
     const store = this.open();
-    if (!store) return { ok: true, records: 0, lastSeq: 0, lastHash: '', keyIds: [] };
+    // The control worker creates the database when it starts: a trail that is missing cannot be vouched for.
+    if (!store)
+      throw new ApiError('AUDIT_UNAVAILABLE', 'there is no audit database (has the control worker run?)');
     let keys;
     try {
       keys = loadVerifyKeys(this.paths.publicKeyFiles.filter((file) => existsSync(file)));

@@ -140,10 +140,11 @@ export class ReleaseService {
     approver: Person,
     decision: 'approve' | 'reject',
     comment: string,
+    credential: string,
   ): Promise<SignoffResult> {
     const handle = await this.running(releaseId);
     return this.update(releaseId, () =>
-      handle.executeUpdate(signoffUpdate, { args: [{ approver, decision, comment }] }),
+      handle.executeUpdate(signoffUpdate, { args: [{ approver, credential, decision, comment }] }),
     );
   }
 

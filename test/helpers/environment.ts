@@ -300,7 +300,7 @@ export async function approveRelease(
     [env.users.approverB, 'Within the change-control plan.'],
   ] as const) {
     await handle.executeUpdate(signoffUpdate, {
-      args: [{ approver: user.person, decision: 'approve', comment }],
+      args: [{ credential: user.token, approver: user.person, decision: 'approve', comment }],
     });
   }
 }

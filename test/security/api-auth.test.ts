@@ -268,4 +268,35 @@ describe('API authentication attacks', () => {
       await limited.close();
     }
   });
+
+  test('a mangled session cookie is 401, not 500', async () => {
+    const response = await app.inject({
+      method: 'POST',
+      url: '/codec/decode',
+      headers: { cookie: 'medrelease_session=%E0%A4%A', 'content-type': 'application/json' },
+      payload: { payloads: [] },
+    });
+    assertError(response, 401, 'UNAUTHENTICATED');
+  });
+
+  test('the identity provider unreachable: 503 without its address, and nothing starts', async () => {
+    const config = parseConfig({
+      ...env.config,
+      auth: { ...env.config.auth, jwksUri: 'http://127.0.0.1:9/jwks.json' },
+    });
+    const cut = await buildTestApp(env, { config });
+    try {
+      const response = await cut.inject({
+        method: 'POST',
+        url: '/v1/releases',
+        headers: { authorization: `Bearer ${env.users.manager.token}` },
+        payload: env.request({ releaseId: 'rel-idp-down' }),
+      });
+      const body = assertError(response, 503, 'IDENTITY_PROVIDER_UNAVAILABLE');
+      assert.doesNotMatch(body.message, /127\.0\.0\.1|jwks/);
+      await assertNotStarted(env.client, 'rel-idp-down');
+    } finally {
+      await cut.close();
+    }
+  });
 });

@@ -10,7 +10,11 @@ import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import Fastify, { type FastifyInstance, type RouteOptions } from 'fastify';
 import type { ErrorResponse } from '../../api/errors.js';
 import errors from '../../api/plugins/errors.js';
-import codecRoutes, { MAX_CODEC_PAYLOADS, PAYLOAD_UNDECODABLE_CODE } from '../../api/routes/codec.js';
+import codecRoutes, {
+  MAX_CODEC_PAYLOADS,
+  PAYLOAD_UNDECODABLE_CODE,
+  REDACTED_CREDENTIAL,
+} from '../../api/routes/codec.js';
 import { schemaErrorFormatter, validatorCompiler } from '../../api/validation.js';
 import { AesGcmPayloadCodec } from '../../security/payload-codec.js';
 import { PayloadKeyRing } from '../../security/payload-keys.js';
@@ -160,6 +164,40 @@ describe('the remote codec endpoint', () => {
       const empty = await post(app, '/codec/decode', []);
       assert.equal(empty.statusCode, 200);
       assert.deepEqual(empty.json(), { payloads: [] });
+    } finally {
+      await app.close();
+    }
+  });
+
+  test('decoded sign-offs never show the access token they carried', async () => {
+    const { app } = await buildCodecApp();
+    try {
+      const token = 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJkci1ib2IifQ.c2lnbmF0dXJl';
+      const signal = {
+        credential: token,
+        decision: 'approve',
+        comment: 'Reviewed.',
+        nested: [{ credential: token }],
+      };
+      const encrypted = await new AesGcmPayloadCodec(ring).encode([toPayload(jsonPayload(signal))]);
+      const response = await post(app, '/codec/decode', [
+        {
+          metadata: Object.fromEntries(
+            Object.entries(encrypted[0]!.metadata ?? {}).map(([name, bytes]) => [
+              name,
+              Buffer.from(bytes).toString('base64'),
+            ]),
+          ),
+          data: Buffer.from(encrypted[0]!.data ?? new Uint8Array()).toString('base64'),
+        },
+      ]);
+      assert.equal(response.statusCode, 200, response.body);
+      const [decoded] = response.json<{ payloads: JsonPayload[] }>().payloads;
+      const value = defaultPayloadConverter.fromPayload<typeof signal>(toPayload(decoded!));
+      assert.equal(value.credential, REDACTED_CREDENTIAL);
+      assert.equal(value.nested[0]!.credential, REDACTED_CREDENTIAL);
+      assert.equal(value.comment, 'Reviewed.');
+      assert.ok(!response.body.includes(Buffer.from(token).toString('base64').slice(0, 20)));
     } finally {
       await app.close();
     }

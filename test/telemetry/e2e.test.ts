@@ -79,7 +79,12 @@ describe(
       for (const approver of [env.users.approverA, env.users.approverB]) {
         await handle.executeUpdate(signoffUpdate, {
           args: [
-            { approver: approver.person, decision: 'approve', comment: 'Validation evidence reviewed.' },
+            {
+              credential: approver.token,
+              approver: approver.person,
+              decision: 'approve',
+              comment: 'Validation evidence reviewed.',
+            },
           ],
         });
       }

@@ -82,11 +82,23 @@ async function signOff(env: TestEnvironment, handle: ReleaseHandle): Promise<voi
   );
   await handle.executeUpdate(signoffUpdate, {
     args: [
-      { approver: env.users.approverA.person, decision: 'approve', comment: 'Validation evidence reviewed.' },
+      {
+        credential: env.users.approverA.token,
+        approver: env.users.approverA.person,
+        decision: 'approve',
+        comment: 'Validation evidence reviewed.',
+      },
     ],
   });
   const second = await handle.executeUpdate(signoffUpdate, {
-    args: [{ approver: env.users.approverB.person, decision: 'approve', comment: 'Agree: within the PCCP.' }],
+    args: [
+      {
+        credential: env.users.approverB.token,
+        approver: env.users.approverB.person,
+        decision: 'approve',
+        comment: 'Agree: within the PCCP.',
+      },
+    ],
   });
   assert.equal(second.stage, 'canary');
 }

@@ -32,7 +32,14 @@ describe('operator actions', () => {
     const handle = await env.startRelease(request);
     await eventually(async () => (await handle.query(statusQuery)).stage === 'awaiting-signoff');
     await handle.executeUpdate(signoffUpdate, {
-      args: [{ approver: env.users.approverA.person, decision: 'approve', comment: 'Approved.' }],
+      args: [
+        {
+          credential: env.users.approverA.token,
+          approver: env.users.approverA.person,
+          decision: 'approve',
+          comment: 'Approved.',
+        },
+      ],
     });
     return { handle, model: request.model.name };
   };
@@ -42,7 +49,14 @@ describe('operator actions', () => {
     const { handle, model } = await inCanary();
     await eventually(async () => cloudWeight(await handle.query(statusQuery), 'aws') >= 10);
     const paused = await handle.executeUpdate(operateUpdate, {
-      args: [{ action: 'pause', by: env.users.operator.person, reason: 'Investigating an alert.' }],
+      args: [
+        {
+          action: 'pause',
+          credential: env.users.operator.token,
+          by: env.users.operator.person,
+          reason: 'Investigating an alert.',
+        },
+      ],
     });
     assert.equal(paused.paused, true);
     // Let the step in flight finish, then prove nothing moves for a while.
@@ -57,13 +71,27 @@ describe('operator actions', () => {
 
     await assert.rejects(
       handle.executeUpdate(operateUpdate, {
-        args: [{ action: 'pause', by: env.users.operator.person, reason: 'Pause again.' }],
+        args: [
+          {
+            action: 'pause',
+            credential: env.users.operator.token,
+            by: env.users.operator.person,
+            reason: 'Pause again.',
+          },
+        ],
       }),
       (error: unknown) =>
         error instanceof WorkflowUpdateFailedError && /already paused/.test(String(error.cause?.message)),
     );
     await handle.executeUpdate(operateUpdate, {
-      args: [{ action: 'resume', by: env.users.operator.person, reason: 'Alert was unrelated.' }],
+      args: [
+        {
+          action: 'resume',
+          credential: env.users.operator.token,
+          by: env.users.operator.person,
+          reason: 'Alert was unrelated.',
+        },
+      ],
     });
     const status = await handle.result();
     assert.equal(status.outcome, 'completed', JSON.stringify(status.reason));
@@ -85,7 +113,12 @@ describe('operator actions', () => {
     await eventually(async () => cloudWeight(await handle.query(statusQuery), 'aws') >= 25);
     await handle.executeUpdate(operateUpdate, {
       args: [
-        { action: 'abort', by: env.users.manager.person, reason: 'Vendor recalled the scanner firmware.' },
+        {
+          action: 'abort',
+          credential: env.users.manager.token,
+          by: env.users.manager.person,
+          reason: 'Vendor recalled the scanner firmware.',
+        },
       ],
     });
     const status = await handle.result();
@@ -117,7 +150,12 @@ describe('operator actions', () => {
     );
     await handle.executeUpdate(operateUpdate, {
       args: [
-        { action: 'rollback', by: env.users.operator.person, reason: 'Sepsis alerts doubled on the ward.' },
+        {
+          action: 'rollback',
+          credential: env.users.operator.token,
+          by: env.users.operator.person,
+          reason: 'Sepsis alerts doubled on the ward.',
+        },
       ],
     });
     const status = await handle.result();
@@ -144,7 +182,14 @@ describe('operator actions', () => {
     const handle = await env.startRelease(request);
     await eventually(async () => (await handle.query(statusQuery)).stage === 'awaiting-signoff');
     await handle.executeUpdate(signoffUpdate, {
-      args: [{ approver: env.users.approverA.person, decision: 'approve', comment: 'Approved.' }],
+      args: [
+        {
+          credential: env.users.approverA.token,
+          approver: env.users.approverA.person,
+          decision: 'approve',
+          comment: 'Approved.',
+        },
+      ],
     });
     const warm = await eventually(async () => {
       const status = await handle.query(statusQuery);
@@ -153,7 +198,14 @@ describe('operator actions', () => {
     assert.equal(warm.stage, 'promoting');
     assert.equal((await env.cloud('gcp').describe(request.model.name))?.stable?.version, '2.0.0');
     await handle.executeUpdate(operateUpdate, {
-      args: [{ action: 'rollback', by: env.users.operator.person, reason: 'Late-found label mismatch.' }],
+      args: [
+        {
+          action: 'rollback',
+          credential: env.users.operator.token,
+          by: env.users.operator.person,
+          reason: 'Late-found label mismatch.',
+        },
+      ],
     });
     const status = await handle.result();
     assert.equal(status.outcome, 'rolled-back');
@@ -169,14 +221,28 @@ describe('operator actions', () => {
     await eventually(async () => (await handle.query(statusQuery)).stage === 'awaiting-signoff');
     await assert.rejects(
       handle.executeUpdate(operateUpdate, {
-        args: [{ action: 'rollback', by: env.users.operator.person, reason: 'Nothing to roll back.' }],
+        args: [
+          {
+            action: 'rollback',
+            credential: env.users.operator.token,
+            by: env.users.operator.person,
+            reason: 'Nothing to roll back.',
+          },
+        ],
       }),
       (error: unknown) =>
         error instanceof WorkflowUpdateFailedError && /abort instead/.test(String(error.cause?.message)),
     );
     await assert.rejects(
       handle.executeUpdate(operateUpdate, {
-        args: [{ action: 'abort', by: env.users.viewer.person, reason: 'A viewer cannot abort.' }],
+        args: [
+          {
+            action: 'abort',
+            credential: env.users.viewer.token,
+            by: env.users.viewer.person,
+            reason: 'A viewer cannot abort.',
+          },
+        ],
       }),
       (error: unknown) =>
         error instanceof WorkflowUpdateFailedError &&

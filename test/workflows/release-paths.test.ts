@@ -28,6 +28,7 @@ describe('release workflow paths', () => {
     const first = await handle.executeUpdate(signoffUpdate, {
       args: [
         {
+          credential: env.users.approverA.token,
           approver: env.users.approverA.person,
           decision: 'approve',
           comment: 'Validation evidence reviewed.',
@@ -38,7 +39,12 @@ describe('release workflow paths', () => {
     assert.equal(first.stage, 'awaiting-signoff');
     const second = await handle.executeUpdate(signoffUpdate, {
       args: [
-        { approver: env.users.approverB.person, decision: 'approve', comment: 'Agree: within the PCCP.' },
+        {
+          credential: env.users.approverB.token,
+          approver: env.users.approverB.person,
+          decision: 'approve',
+          comment: 'Agree: within the PCCP.',
+        },
       ],
     });
     assert.equal(second.approvals, 2);
@@ -251,7 +257,14 @@ describe('release workflow paths', () => {
     const firstHandle = await env.startRelease(first);
     await eventually(async () => (await firstHandle.query(statusQuery)).stage === 'awaiting-signoff');
     await firstHandle.executeUpdate(signoffUpdate, {
-      args: [{ approver: env.users.approverA.person, decision: 'approve', comment: 'First.' }],
+      args: [
+        {
+          credential: env.users.approverA.token,
+          approver: env.users.approverA.person,
+          decision: 'approve',
+          comment: 'First.',
+        },
+      ],
     });
     await eventually(
       async () => (await env.cloud('aws').describe(first.model.name))?.canaryWeight === 10,
@@ -262,7 +275,12 @@ describe('release workflow paths', () => {
     // canary is still running when the second one tries to deploy.
     await firstHandle.executeUpdate(operateUpdate, {
       args: [
-        { action: 'pause', by: env.users.operator.person, reason: 'Hold while a second release tries.' },
+        {
+          action: 'pause',
+          credential: env.users.operator.token,
+          by: env.users.operator.person,
+          reason: 'Hold while a second release tries.',
+        },
       ],
     });
 
@@ -274,7 +292,14 @@ describe('release workflow paths', () => {
     const secondHandle = await env.startRelease(second);
     await eventually(async () => (await secondHandle.query(statusQuery)).stage === 'awaiting-signoff');
     await secondHandle.executeUpdate(signoffUpdate, {
-      args: [{ approver: env.users.approverA.person, decision: 'approve', comment: 'Second.' }],
+      args: [
+        {
+          credential: env.users.approverA.token,
+          approver: env.users.approverA.person,
+          decision: 'approve',
+          comment: 'Second.',
+        },
+      ],
     });
     const refused = await secondHandle.result();
     assert.equal(refused.outcome, 'rolled-back');
@@ -287,7 +312,14 @@ describe('release workflow paths', () => {
     );
 
     await firstHandle.executeUpdate(operateUpdate, {
-      args: [{ action: 'resume', by: env.users.operator.person, reason: 'The second release was refused.' }],
+      args: [
+        {
+          action: 'resume',
+          credential: env.users.operator.token,
+          by: env.users.operator.person,
+          reason: 'The second release was refused.',
+        },
+      ],
     });
     const status = await firstHandle.result();
     assert.equal(status.outcome, 'completed', JSON.stringify(status.reason));
@@ -301,6 +333,7 @@ describe('release workflow paths', () => {
     const result = await handle.executeUpdate(signoffUpdate, {
       args: [
         {
+          credential: env.users.approverA.token,
           approver: env.users.approverA.person,
           decision: 'reject',
           comment: 'Subgroup sensitivity too low.',
@@ -322,7 +355,14 @@ describe('release workflow paths', () => {
     const handle = await env.startRelease(env.request({ signoff: { quorum: 2, deadlineSeconds: 2 } }));
     await eventually(async () => (await handle.query(statusQuery)).stage === 'awaiting-signoff');
     await handle.executeUpdate(signoffUpdate, {
-      args: [{ approver: env.users.approverA.person, decision: 'approve', comment: 'Looks good to me.' }],
+      args: [
+        {
+          credential: env.users.approverA.token,
+          approver: env.users.approverA.person,
+          decision: 'approve',
+          comment: 'Looks good to me.',
+        },
+      ],
     });
     const status = await handle.result();
     assert.equal(status.outcome, 'expired');
@@ -369,6 +409,7 @@ describe('release workflow paths', () => {
     await handle.executeUpdate(signoffUpdate, {
       args: [
         {
+          credential: env.users.approverC.token,
           approver: env.users.approverC.person,
           decision: 'approve',
           comment: 'EU-only deployment approved.',

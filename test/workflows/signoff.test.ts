@@ -31,6 +31,7 @@ describe('clinical sign-off', () => {
     await env?.close();
   });
 
+  const tokenOf = (id: string) => Object.values(env.users).find((user) => user.person.id === id)!.token;
   const awaitingSignoff = async (quorum = 2) => {
     const handle = await env.startRelease(env.request({ signoff: { quorum, deadlineSeconds: 120 } }));
     await eventually(async () => (await handle.query(statusQuery)).stage === 'awaiting-signoff');
@@ -41,7 +42,9 @@ describe('clinical sign-off', () => {
     const handle = await awaitingSignoff();
     const before = await handle.query(statusQuery);
     const update = (approver = env.users.manager.person, comment = 'I approve my own release.') =>
-      handle.executeUpdate(signoffUpdate, { args: [{ approver, decision: 'approve', comment }] });
+      handle.executeUpdate(signoffUpdate, {
+        args: [{ approver, credential: tokenOf(approver.id), decision: 'approve', comment }],
+      });
 
     // The manager also holds the clinical-approver role: requesting still rules them out.
     assert.equal(await refusalCode(update()), 'REQUESTER_CANNOT_SIGN_OFF');
@@ -71,11 +74,25 @@ describe('clinical sign-off', () => {
   test('one person counts once toward the quorum, and the quorum moves the release to canary', async () => {
     const handle = await awaitingSignoff(2);
     await handle.executeUpdate(signoffUpdate, {
-      args: [{ approver: env.users.approverA.person, decision: 'approve', comment: 'First approval.' }],
+      args: [
+        {
+          credential: env.users.approverA.token,
+          approver: env.users.approverA.person,
+          decision: 'approve',
+          comment: 'First approval.',
+        },
+      ],
     });
     assert.equal((await handle.query(statusQuery)).stage, 'awaiting-signoff');
     const result = await handle.executeUpdate(signoffUpdate, {
-      args: [{ approver: env.users.approverB.person, decision: 'approve', comment: 'Second approval.' }],
+      args: [
+        {
+          credential: env.users.approverB.token,
+          approver: env.users.approverB.person,
+          decision: 'approve',
+          comment: 'Second approval.',
+        },
+      ],
     });
     assert.deepEqual(
       { approvals: result.approvals, quorum: result.quorum, stage: result.stage },
@@ -169,11 +186,49 @@ describe('clinical sign-off', () => {
     assert.equal(
       await refusalCode(
         handle.executeUpdate(signoffUpdate, {
-          args: [{ approver: env.users.approverA.person, decision: 'approve', comment: 'And again.' }],
+          args: [
+            {
+              credential: env.users.approverA.token,
+              approver: env.users.approverA.person,
+              decision: 'approve',
+              comment: 'And again.',
+            },
+          ],
         }),
       ),
       'ALREADY_SIGNED_OFF',
     );
     await handle.terminate('test done');
+  });
+
+  test('an Update is verified: without a credential, or with someone else’s, it is refused and nothing changes', async () => {
+    const handle = await awaitingSignoff(1);
+    const approve = (credential: string | undefined) =>
+      refusalCode(
+        handle.executeUpdate(signoffUpdate, {
+          args: [
+            { approver: env.users.approverA.person, credential, decision: 'approve', comment: 'Forged.' },
+          ],
+        }),
+      );
+    // Anyone who can reach Temporal could send this Update: naming an approver proves nothing.
+    assert.equal(await approve(undefined), 'CREDENTIAL_INVALID');
+    assert.equal(await approve(env.users.approverB.token), 'CREDENTIAL_INVALID');
+    assert.equal(await approve('not-a-token'), 'CREDENTIAL_INVALID');
+    const status = await handle.query(statusQuery);
+    assert.equal(status.signoff.approvals.length, 0);
+    assert.equal(status.stage, 'awaiting-signoff');
+    // The person's own credential counts.
+    await handle.executeUpdate(signoffUpdate, {
+      args: [
+        {
+          approver: env.users.approverA.person,
+          credential: env.users.approverA.token,
+          decision: 'approve',
+          comment: 'Reviewed.',
+        },
+      ],
+    });
+    assert.equal((await handle.result()).outcome, 'completed');
   });
 });

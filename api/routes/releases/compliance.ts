@@ -4,7 +4,7 @@
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
 import { ReleaseManifestSchema } from '../../../domain/manifest.js';
 import { ErrorResponse } from '../../errors.js';
-import { ANY_ROLE, authenticatedPerson } from '../../plugins/auth.js';
+import { ANY_ROLE, authenticatedPerson, callerCredential } from '../../plugins/auth.js';
 import { ComplianceResponse, ReleaseIdParams, WaiverBody, WaiverResultSchema } from '../../schemas.js';
 
 /** The schema as plain JSON (TypeBox's own markers are not JSON Schema). */
@@ -63,7 +63,11 @@ const compliance: FastifyPluginCallbackTypebox = (app, _options, done) => {
       },
     },
     async (request) =>
-      app.releases.waive(request.params.releaseId, { by: authenticatedPerson(request), ...request.body }),
+      app.releases.waive(request.params.releaseId, {
+        by: authenticatedPerson(request),
+        credential: callerCredential(request),
+        ...request.body,
+      }),
   );
 
   app.get(

@@ -4,7 +4,7 @@ import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebo
 import type { OperatorAction } from '../../../domain/status.js';
 import { rolesFor } from '../../../domain/rules.js';
 import { ErrorResponse } from '../../errors.js';
-import { authenticatedPerson } from '../../plugins/auth.js';
+import { authenticatedPerson, callerCredential } from '../../plugins/auth.js';
 import { OperateBody, OperateResultSchema, ReleaseIdParams } from '../../schemas.js';
 
 const ACTIONS: Record<OperatorAction['action'], { summary: string; description: string }> = {
@@ -56,6 +56,7 @@ const operate: FastifyPluginCallbackTypebox = (app, _options, done) => {
         app.releases.operate(request.params.releaseId, {
           action,
           by: authenticatedPerson(request),
+          credential: callerCredential(request),
           reason: request.body.reason,
         }),
     );

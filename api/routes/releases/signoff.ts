@@ -3,7 +3,7 @@
 // once whether the sign-off counted, and a refusal carries the release's own code.
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
 import { ErrorResponse } from '../../errors.js';
-import { authenticatedPerson } from '../../plugins/auth.js';
+import { authenticatedPerson, callerCredential } from '../../plugins/auth.js';
 import { ReleaseIdParams, SignoffBody, SignoffResultSchema } from '../../schemas.js';
 
 const signoff: FastifyPluginCallbackTypebox = (app, _options, done) => {
@@ -39,6 +39,7 @@ const signoff: FastifyPluginCallbackTypebox = (app, _options, done) => {
         authenticatedPerson(request),
         request.body.decision,
         request.body.comment,
+        callerCredential(request),
       ),
   );
   done();
