@@ -141,7 +141,7 @@ export default fp(
       const verification = await app.verifier.verify(token);
       if (!verification.valid && verification.reason.startsWith("the issuer's keys cannot be fetched")) {
         // Our outage, not the caller's fault: 503, and the detail (addresses, errors) only in the log.
-        request.log.error({ reason: verification.reason }, 'the identity provider cannot be reached');
+        request.log.error({ detail: verification.reason }, 'the identity provider cannot be reached');
         throw new ApiError(
           'IDENTITY_PROVIDER_UNAVAILABLE',
           'the identity provider cannot be reached to check the token; try again later',
