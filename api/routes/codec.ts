@@ -137,7 +137,7 @@ const codec: FastifyPluginAsyncTypebox<CodecRouteOptions> = async (app, options)
       async (request) => {
         const payloads = request.body.payloads.map(fromJson);
         request.log.info(
-          { namespace: request.headers['x-namespace'], payloads: payloads.length },
+          { namespace: request.headers['x-namespace'], count: payloads.length },
           'codec: decode requested',
         );
         const decoded: Payload[] = [];
