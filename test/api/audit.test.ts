@@ -56,9 +56,13 @@ describe('the audit trail of real releases', () => {
     }, 120_000);
     assert.equal(final.outcome, 'completed');
 
-    const response = await live.user('auditor').get(`/v1/audit?release=${releaseId}&limit=1000`);
-    assert.equal(response.statusCode, 200, response.body);
-    const records = response.json<{ records: AuditRecordBody[] }>().records;
+    // The status shows the outcome as the release records it; the outcome's audit record follows.
+    const records = await eventually(async () => {
+      const response = await live.user('auditor').get(`/v1/audit?release=${releaseId}&limit=1000`);
+      assert.equal(response.statusCode, 200, response.body);
+      const page = response.json<{ records: AuditRecordBody[] }>().records;
+      return page.some((record) => record.type === 'release.completed') ? page : undefined;
+    }, 30_000);
     const types = records.map((record) => record.type);
     const count = (type: string) => types.filter((entry) => entry === type).length;
     assert.equal(count('release.created'), 1);
