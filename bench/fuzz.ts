@@ -75,7 +75,7 @@ async function main(): Promise<number> {
   const st = await ensureSchemathesis({ log: (line) => progress(`[schemathesis] ${line}`) });
   const loadAtStart = await machineLoad();
   const env = await TestEnvironment.create({
-    configOverrides: { api: { rateLimit: { max: 1_000_000, windowSeconds: 60 } } },
+    configOverrides: { api: { rateLimit: { max: 1_000_000, failedAuthMax: 1_000_000, windowSeconds: 60 } } },
   });
   const workers = await env.startWorkers();
   const app = await buildTestApp(env);

@@ -131,6 +131,8 @@ export const Config = Type.Object(
           {
             max: Type.Integer({ minimum: 1, default: 600 }),
             windowSeconds: Type.Integer({ minimum: 1, maximum: 3600, default: 60 }),
+            /** Requests that fail authentication, per address per window, before the address is refused. */
+            failedAuthMax: Type.Integer({ minimum: 1, default: 120 }),
           },
           { additionalProperties: false, default: {} },
         ),

@@ -116,11 +116,31 @@ export default fp(
       route.schema = schema;
     });
 
+    // Callers that keep failing authentication are limited by address before any token is checked
+    // (the per-person limit cannot see them): guessing and flooding cost them, not the verifier.
+    const failures = new FailureWindow(
+      app.config.api.rateLimit.failedAuthMax,
+      app.config.api.rateLimit.windowSeconds,
+    );
+    /** Counts a failed authentication of the caller's address; returns the error to throw. */
+    const failed = (request: FastifyRequest, error: ApiError): ApiError => {
+      failures.add(request.ip);
+      return error;
+    };
+
     app.addHook('onRequest', async (request: FastifyRequest, _reply: FastifyReply) => {
       if (request.is404) return;
       const permission = request.routeOptions.config.permission;
       if (permission === 'public') return;
       if (!permission) throw new Error(`route ${request.routeOptions.url ?? request.url} has no permission`);
+      const retryAfter = failures.blockedFor(request.ip);
+      if (retryAfter > 0) {
+        throw new ApiError(
+          'RATE_LIMITED',
+          `too many requests that failed authentication from this address; retry after ${retryAfter} s`,
+          { headers: { 'retry-after': String(retryAfter) } },
+        );
+      }
       const header = request.headers.authorization;
       const token = header
         ? /^Bearer +(\S+) *$/i.exec(header)?.[1]
@@ -128,15 +148,15 @@ export default fp(
           ? sessionToken(request.headers.cookie)
           : undefined;
       if (!token) {
-        throw new ApiError(
+        const missing = new ApiError(
           'UNAUTHENTICATED',
           header
             ? 'the Authorization header must be "Bearer <token>"'
             : 'this route needs a bearer token (Authorization: Bearer <token>)',
-          {
-            headers: { 'www-authenticate': CHALLENGE },
-          },
+          { headers: { 'www-authenticate': CHALLENGE } },
         );
+        // A browser without a session (the Temporal UI polling the codec) is not guessing anything.
+        throw request.routeOptions.config.cookieSession && !header ? missing : failed(request, missing);
       }
       const verification = await app.verifier.verify(token);
       if (!verification.valid && verification.reason.startsWith("the issuer's keys cannot be fetched")) {
@@ -148,9 +168,12 @@ export default fp(
         );
       }
       if (!verification.valid) {
-        throw new ApiError('UNAUTHENTICATED', `the bearer token was refused: ${verification.reason}`, {
-          headers: { 'www-authenticate': `${CHALLENGE}, error="invalid_token"` },
-        });
+        throw failed(
+          request,
+          new ApiError('UNAUTHENTICATED', `the bearer token was refused: ${verification.reason}`, {
+            headers: { 'www-authenticate': `${CHALLENGE}, error="invalid_token"` },
+          }),
+        );
       }
       const person = verification.person;
       request.person = person;
@@ -167,6 +190,36 @@ export default fp(
   },
   { name: 'medrelease-auth', fastify: '5.x', decorators: { fastify: ['verifier'] } },
 );
+
+/** Failed authentications per address in fixed windows; bounded, oldest addresses forgotten first. */
+class FailureWindow {
+  private readonly counts = new Map<string, { count: number; until: number }>();
+  private static readonly MAX_ADDRESSES = 10_000;
+
+  constructor(
+    private readonly max: number,
+    private readonly windowSeconds: number,
+  ) {}
+
+  add(address: string): void {
+    const now = Date.now();
+    const entry = this.counts.get(address);
+    if (entry && entry.until > now) entry.count += 1;
+    else {
+      this.counts.delete(address);
+      this.counts.set(address, { count: 1, until: now + this.windowSeconds * 1000 });
+      if (this.counts.size > FailureWindow.MAX_ADDRESSES)
+        this.counts.delete(this.counts.keys().next().value!);
+    }
+  }
+
+  /** Seconds until `address` may try again, or 0. */
+  blockedFor(address: string): number {
+    const entry = this.counts.get(address);
+    if (!entry || entry.until <= Date.now() || entry.count < this.max) return 0;
+    return Math.ceil((entry.until - Date.now()) / 1000);
+  }
+}
 
 /** The Swagger UI and the OpenAPI document, which are public (and only they: not `/docs-anything`). */
 function isDocsRoute(url: string): boolean {

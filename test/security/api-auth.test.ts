@@ -299,4 +299,30 @@ describe('API authentication attacks', () => {
       await cut.close();
     }
   });
+
+  test('an address that keeps failing authentication is refused before any token is checked', async () => {
+    const config = parseConfig({
+      ...env.config,
+      api: { ...env.config.api, rateLimit: { max: 1000, windowSeconds: 60, failedAuthMax: 3 } },
+    });
+    const limited = await buildTestApp(env, { config });
+    try {
+      const call = (token: string, remoteAddress = '10.0.0.7') =>
+        limited.inject({
+          method: 'GET',
+          url: '/v1/releases?limit=1',
+          remoteAddress,
+          headers: { authorization: `Bearer ${token}` },
+        });
+      for (let attempt = 0; attempt < 3; attempt++)
+        assertError(await call(`guess-${attempt}`), 401, 'UNAUTHENTICATED');
+      const blocked = await call(env.users.viewer.token);
+      assertError(blocked, 429, 'RATE_LIMITED');
+      assert.ok(Number(blocked.headers['retry-after']) > 0);
+      // Another address is not affected.
+      assert.equal((await call(env.users.viewer.token, '10.0.0.8')).statusCode, 200);
+    } finally {
+      await limited.close();
+    }
+  });
 });

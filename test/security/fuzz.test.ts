@@ -60,7 +60,11 @@ describe('fuzzing the API against its OpenAPI description (schemathesis)', () =>
   // The fuzzer sends thousands of requests a minute as one person: the rate limit (600 a minute,
   // tested in test/api) would answer most of them 429.
   const live = liveApi({
-    create: { configOverrides: { api: { rateLimit: { max: 1_000_000, windowSeconds: 60 } } } },
+    create: {
+      configOverrides: {
+        api: { rateLimit: { max: 1_000_000, failedAuthMax: 1_000_000, windowSeconds: 60 } },
+      },
+    },
   });
 
   before(async () => {
