@@ -6,6 +6,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Person, Role } from '../../domain/release.js';
+import { ROLES } from '../../security/oidc.js';
 import { ApiError, ErrorResponse } from '../errors.js';
 import { DOCS_PREFIX } from './openapi.js';
 
@@ -16,15 +17,7 @@ export type Permission = 'public' | 'authenticated' | { roles: readonly string[]
  * Reading releases needs a medrelease role: a valid token from the hospital's identity provider
  * is not enough, since everyone there has one.
  */
-export const ANY_ROLE: readonly Role[] = [
-  'viewer',
-  'release-manager',
-  'clinical-approver',
-  'operator',
-  'auditor',
-  'regulatory-qa',
-  'security',
-];
+export const ANY_ROLE: readonly Role[] = ROLES;
 
 declare module 'fastify' {
   interface FastifyContextConfig {

@@ -4,24 +4,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
+import type { AuditRecord } from '../../activities/audit/store.js';
 import { auditPaths } from '../../domain/config.js';
 import type { ReleaseStatus } from '../../domain/status.js';
 import { eventually } from '../helpers/environment.js';
 import { liveApi } from './helper.js';
 
-interface AuditRecordBody {
-  seq: number;
-  eventId: string;
-  releaseId: string;
-  type: string;
-  actor: string;
-  at: string;
-  detail: Record<string, unknown>;
-  digests: Record<string, string>;
-  previousHash: string;
-  hash: string;
-  signature: string;
-}
+/** A record as the API returns it (JSON). */
+type AuditRecordBody = AuditRecord;
 
 describe('the audit trail of real releases', () => {
   const live = liveApi();
