@@ -107,7 +107,35 @@ export const ReleaseStatusSchema = Type.Object(
           step: Type.Union([Type.Integer(), Type.Null()]),
           weight: Type.Number({ description: 'Canary traffic weight in percent.' }),
           lastVerdict: Type.Optional(
-            Type.Unknown({ description: 'The last canary step’s verdicts with their reasons.' }),
+            Type.Unknown({
+              description:
+                'The last canary step’s verdicts with their reasons; `early` when the step concluded before its interval ended (the look and the sequential test’s finding).',
+            }),
+          ),
+          capacity: Type.Optional(
+            Type.Object(
+              {
+                step: Type.Integer(),
+                replicas: Type.Integer({
+                  description: 'Replicas serving the model at full traffic (or its HPA minimum).',
+                }),
+                forecastPeak: Type.Number({
+                  description: 'Forecast peak request rate over the horizon, requests/s.',
+                }),
+                reactiveReplicas: Type.Integer({
+                  description: 'What a reactive autoscaler would set for the current load.',
+                }),
+                fallback: Type.Boolean({
+                  description: 'Too little history to forecast: sized for the recent peak.',
+                }),
+                at: Type.String({ format: 'date-time' }),
+              },
+              {
+                ...open,
+                description:
+                  'The capacity predictive scaling set ahead of the latest step (clouds with `scaling`).',
+              },
+            ),
           ),
           updatedAt: Type.String({ format: 'date-time' }),
         },
@@ -126,6 +154,76 @@ export const ReleaseStatusSchema = Type.Object(
     ),
     waivers: Type.Optional(
       Type.Unknown({ description: 'Waivers of failed major controls submitted in the compliance stage.' }),
+    ),
+    pacing: Type.Optional(
+      Type.Object(
+        {
+          mode: Type.Enum(['adaptive', 'fixed']),
+          risk: Type.Object(
+            {
+              probability: Type.Number({
+                minimum: 0,
+                maximum: 1,
+                description: 'Predicted probability that the release is bad.',
+              }),
+              features: Type.Unknown({
+                description: 'What the risk model read, by feature (docs/pacing.md).',
+              }),
+              reasons: Type.Array(
+                Type.Object(
+                  { feature: Type.String(), contribution: Type.Number(), text: Type.String() },
+                  open,
+                ),
+                { description: 'Contributions in logit points, largest first.' },
+              ),
+              model: Type.Object(
+                {
+                  source: Type.Enum(['prior', 'trained']),
+                  trainedOn: Type.Integer(),
+                  bad: Type.Integer(),
+                  digest: Type.String(),
+                },
+                open,
+              ),
+            },
+            open,
+          ),
+          position: Type.Union([Type.Number(), Type.Null()], {
+            description:
+              'Between the fastest (0) and the most careful (1) plan the policy allows; null for a fixed plan.',
+          }),
+          plan: Type.Object(
+            {
+              steps: Type.Array(Type.Integer()),
+              analysisIntervalSeconds: Type.Number(),
+              looks: Type.Integer({
+                description: 'Looks per interval; from earliestLook on a step may conclude early.',
+              }),
+              earliestLook: Type.Number(),
+            },
+            { ...open, description: 'The pilot wave’s canary plan (every wave’s when fixed).' },
+          ),
+          why: Type.Array(Type.String()),
+          laterWaves: Type.Optional(
+            Type.Object(
+              { risk: Type.Number(), plan: Type.Unknown(), why: Type.Array(Type.String()) },
+              {
+                ...open,
+                description: 'The plan of the waves after the pilot, for the risk once the pilot has passed.',
+              },
+            ),
+          ),
+          traffic: Type.Record(Type.String(), Type.Unknown(), {
+            description: 'Per cloud, the request-rate history read.',
+          }),
+          assessedAt: Type.String({ format: 'date-time' }),
+        },
+        {
+          ...open,
+          description:
+            'The release’s predicted risk and the canary plan chosen from it, set before sign-off (absent in releases created before pacing existed).',
+        },
+      ),
     ),
     signoff: Type.Object(
       {

@@ -69,7 +69,7 @@
 // the nab kind bounds the total: about a third of the usable windows show nothing a judge can see in
 // the canary's first intervals and are stopped early by none of the three. Per fault kind and per
 // background series, see the table of a run.
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -82,7 +82,6 @@ import {
 } from '../activities/analysis/canary-judge.js';
 import { CANARY_SCORER_DEFAULTS, scoreCanarySeries } from '../ml/canary-scorer.js';
 import type { DetectorOptions } from '../ml/detector.js';
-import { loadCorpus, timestampMicros } from '../ml/nab/corpus.js';
 import { tensorflow } from '../ml/tf.js';
 import {
   BENCH_JUDGE_CONFIG,
@@ -108,8 +107,8 @@ import {
   type PlanOutcome,
   type ReleaseKind,
   type ReleaseOutcome,
-  type SourceSeries,
 } from './canary-corpus.js';
+import { loadSources } from './nab-sources.js';
 import { cpuModel, describeLoad, fixed, machineLoad, svgBarPanel, svgDocument, type Bar } from './report.js';
 
 const JUDGES = ['medrelease', 'threshold', 'mannWhitney'] as const;
@@ -197,59 +196,6 @@ function integerFlag(name: string, text: string, min: number): number {
  * The NAB series with their windows and labelled points as rows. The points come from
  * combined_labels.json next to the windows file when it is there (else windows' middles stand in).
  */
-async function loadSources(
-  dataDir: string,
-  windowsFile: string,
-): Promise<{ sources: SourceSeries[]; pointsFile: string | null }> {
-  const corpus = await loadCorpus(dataDir, { dataDir, labelsFile: windowsFile, allowMissingData: true });
-  const pointsFile = path.join(path.dirname(windowsFile), 'combined_labels.json');
-  let points: Record<string, unknown> = {};
-  try {
-    points = JSON.parse(await readFile(pointsFile, 'utf8')) as Record<string, unknown>;
-  } catch {
-    return { sources: corpus.files.map((file) => toSource(file, [])), pointsFile: null };
-  }
-  return {
-    sources: corpus.files.map((file) => {
-      const listed = points[file.series.name];
-      const stamps = Array.isArray(listed)
-        ? listed.filter((entry): entry is string => typeof entry === 'string')
-        : [];
-      return toSource(file, stamps);
-    }),
-    pointsFile,
-  };
-
-  function toSource(file: (typeof corpus.files)[number], stamps: readonly string[]): SourceSeries {
-    const rowOf = new Map<number, number>();
-    file.series.rows.forEach((row, index) => {
-      const micros = timestampMicros(row.timestamp);
-      if (micros !== undefined && !rowOf.has(micros)) rowOf.set(micros, index);
-    });
-    const labels = stamps.flatMap((stamp) => {
-      const micros = timestampMicros(stamp);
-      const row = micros === undefined ? undefined : rowOf.get(micros);
-      return row === undefined ? [] : [row];
-    });
-    // Rows per day, from the median time between rows.
-    const steps = file.series.rows
-      .slice(1)
-      .map(
-        (row, index) =>
-          (timestampMicros(row.timestamp) ?? 0) - (timestampMicros(file.series.rows[index]!.timestamp) ?? 0),
-      )
-      .sort((a, b) => a - b);
-    const step = steps[steps.length >> 1] ?? 0;
-    return {
-      name: file.series.name,
-      values: file.series.rows.map((row) => row.value),
-      ...(step > 0 ? { period: Math.round(86_400e6 / step) } : {}),
-      windows: file.windows.map(({ left, right }) => ({ left, right })),
-      labels,
-    };
-  }
-}
-
 interface JudgeRun {
   outcome: PlanOutcome;
   assessed: ReleaseOutcome;

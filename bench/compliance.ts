@@ -8,22 +8,20 @@
 //
 // Last line: {"recall": …, "falseBlockRate": …, "msPerManifest": …, …}. Targets: recall 100 %,
 // false blocks 0, under 20 ms per manifest.
-import { readdirSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { evaluateRelease } from '../activities/compliance/evaluate.js';
 import type { ComplianceReport } from '../domain/compliance.js';
-import type { NormalizedManifest } from '../domain/manifest.js';
 import {
   compliantManifest,
   defaultContext,
   rebindApprovals,
   shippedBundle,
 } from '../test/compliance/harness.js';
-import type { CaseContext, ComplianceCase } from './compliance/cases/types.js';
+import type { ComplianceCase } from './compliance/cases/types.js';
+import { build, loadCases, type Sample } from './compliance/catalog.js';
 import {
   asciiBars,
   asciiHistogram,
@@ -59,44 +57,6 @@ function random(seed: number): () => number {
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-async function loadCases(): Promise<ComplianceCase[]> {
-  const directory = fileURLToPath(new URL('./compliance/cases/', import.meta.url));
-  const files = readdirSync(directory).filter((name) => name.endsWith('.js') && name !== 'types.js');
-  const cases: ComplianceCase[] = [];
-  for (const file of files.sort()) {
-    const module = (await import(new URL(`./compliance/cases/${file}`, import.meta.url).href)) as {
-      cases?: ComplianceCase[];
-    };
-    cases.push(...(module.cases ?? []));
-  }
-  return cases;
-}
-
-interface Sample {
-  label: string;
-  /** Controls that must not pass. */
-  violated: string[];
-  /** Compliant: the whole manifest must pass. */
-  compliant: boolean;
-  manifest: NormalizedManifest;
-  context: CaseContext;
-}
-
-async function build(cases: ComplianceCase[], label: string, compliant: boolean): Promise<Sample> {
-  const manifest = compliantManifest();
-  rebindApprovals(manifest);
-  const context = defaultContext();
-  for (const entry of cases) await entry.mutate(manifest, context);
-  if (!cases.some((entry) => entry.keepApprovalDigests)) rebindApprovals(manifest);
-  return {
-    label,
-    violated: compliant ? [] : cases.map((entry) => entry.control),
-    compliant,
-    manifest,
-    context,
   };
 }
 

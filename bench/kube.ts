@@ -128,6 +128,7 @@ function timed(driver: KubernetesCloudDriver, samples: Sample[]): CloudDriver {
     promote: (op) => record('promote', op.model.name, () => driver.promote(op)),
     rollback: (op) => record('rollback', op.model.name, () => driver.rollback(op)),
     retirePrevious: (op) => record('retirePrevious', op.model.name, () => driver.retirePrevious(op)),
+    scale: (op) => record('scale', op.model.name, () => driver.scale(op)),
   };
 }
 

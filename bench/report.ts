@@ -190,7 +190,7 @@ export function asciiHistogram(bins: Bin[], width = 40, unit = 's', digits = 1):
 
 // ---- SVG ------------------------------------------------------------------------------------------
 
-function escapeXml(text: string): string {
+export function escapeXml(text: string): string {
   return text.replace(/[<>&"']/g, (char) => `&#${char.charCodeAt(0)};`);
 }
 

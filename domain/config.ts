@@ -7,6 +7,7 @@ import path from 'node:path';
 import { Type, type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { parse as parseYaml } from 'yaml';
+import { PacingConfigSchema, pacingPolicy, pacingPolicyProblems } from './pacing.js';
 import { CLOUD_NAME_PATTERN } from './release.js';
 
 export const CloudConfig = Type.Object(
@@ -37,6 +38,31 @@ export const CloudConfig = Type.Object(
     ),
     /** kubernetes driver: pods serving a model at full traffic (replica-ratio steps are 100/replicas %). Default 4. */
     replicas: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })),
+    /**
+     * Predictive scaling: before each canary step the release forecasts this cloud's load (the
+     * model's request rate) and sets the model's capacity — the replicas serving it at full traffic,
+     * or its HorizontalPodAutoscaler's minimum — within these bounds. Absent: capacity stays as
+     * configured (replicas).
+     */
+    scaling: Type.Optional(
+      Type.Object(
+        {
+          /** Requests per second one replica serves at 100 % utilisation. */
+          requestsPerReplica: Type.Number({ exclusiveMinimum: 0 }),
+          minReplicas: Type.Integer({ minimum: 1, maximum: 1000, default: 2 }),
+          maxReplicas: Type.Integer({ minimum: 1, maximum: 1000, default: 20 }),
+          /** Utilisation the forecast peak is planned at. Default 0.8. */
+          targetUtilisation: Type.Number({ exclusiveMinimum: 0, maximum: 1, default: 0.8 }),
+          /** How far ahead the forecast looks, in minutes. Default 30. */
+          horizonMinutes: Type.Integer({ minimum: 5, maximum: 1440, default: 30 }),
+          /** Resolution of the request-rate history, in seconds. Default 300. */
+          stepSeconds: Type.Integer({ minimum: 15, maximum: 3600, default: 300 }),
+          /** Samples of history the forecaster learns from. Default 576 (two days of 5-minute steps). */
+          historySamples: Type.Integer({ minimum: 24, maximum: 10_000, default: 576 }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     /** kubernetes driver: a rollout that makes no progress this long fails its step. Default 120. */
     progressDeadlineSeconds: Type.Optional(Type.Integer({ minimum: 10, maximum: 3600 })),
     /**
@@ -71,11 +97,40 @@ export const CloudConfig = Type.Object(
 );
 export type CloudConfig = Static<typeof CloudConfig>;
 
-/** The embedded default: three simulated clouds. */
+/** Predictive scaling of the demo's simulated clouds (their load is about 40 requests/s). */
+const DEMO_SCALING = {
+  requestsPerReplica: 8,
+  minReplicas: 2,
+  maxReplicas: 12,
+  targetUtilisation: 0.8,
+  horizonMinutes: 30,
+  stepSeconds: 300,
+  historySamples: 576,
+};
+
+/** The embedded default: three simulated clouds, with predictive scaling. */
 export const DEFAULT_CLOUDS: CloudConfig[] = [
-  { name: 'aws', driver: 'simulated', region: 'eu-central-1', jurisdiction: 'EU' },
-  { name: 'azure', driver: 'simulated', region: 'westeurope', jurisdiction: 'EU' },
-  { name: 'gcp', driver: 'simulated', region: 'us-central1', jurisdiction: 'US' },
+  {
+    name: 'aws',
+    driver: 'simulated',
+    region: 'eu-central-1',
+    jurisdiction: 'EU',
+    scaling: { ...DEMO_SCALING },
+  },
+  {
+    name: 'azure',
+    driver: 'simulated',
+    region: 'westeurope',
+    jurisdiction: 'EU',
+    scaling: { ...DEMO_SCALING },
+  },
+  {
+    name: 'gcp',
+    driver: 'simulated',
+    region: 'us-central1',
+    jurisdiction: 'US',
+    scaling: { ...DEMO_SCALING },
+  },
 ];
 
 /** Region and jurisdiction of the default cloud of that name (tests and benchmarks); others get an EU region. */
@@ -227,6 +282,7 @@ export const Config = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    pacing: PacingConfigSchema,
     simulated: Type.Object(
       {
         /** Latency added to each simulated cloud call. */
@@ -274,6 +330,17 @@ export function parseConfig(raw: unknown, source = 'configuration'): Config {
         `${source} is invalid:\n  /clouds/${index}/prometheus: required with telemetry: prometheus (at least its url)`,
       );
     }
+  }
+  const pacing = pacingPolicyProblems(pacingPolicy(config.pacing));
+  if (pacing.length > 0)
+    throw new ConfigError(
+      `${source} is invalid:\n${pacing.map((line) => `  /${line.replace('.', '/').replace(': ', ': ')}`).join('\n')}`,
+    );
+  for (const [index, cloud] of config.clouds.entries()) {
+    if (cloud.scaling && cloud.scaling.minReplicas > cloud.scaling.maxReplicas)
+      throw new ConfigError(
+        `${source} is invalid:\n  /clouds/${index}/scaling/minReplicas: must not exceed maxReplicas`,
+      );
   }
   return config;
 }

@@ -19,6 +19,7 @@ import {
   type Person,
   type ReleaseInput,
 } from './release.js';
+import { pacingPolicy } from './pacing.js';
 import { canaryStepProblems, planWaves } from './rules.js';
 import { prefixProblems, readManifest } from '../activities/compliance/manifest.js';
 import type { NormalizedManifest } from './manifest.js';
@@ -68,6 +69,13 @@ export function releaseRequestProblems(request: CreateReleaseRequest, config: Co
       }
     }
   }
+  if (request.canary?.pacing === 'adaptive' && request.canary.steps) {
+    problems.push({
+      field: '/canary/steps',
+      message:
+        "cannot be combined with canary.pacing 'adaptive', which chooses the steps: give one or the other",
+    });
+  }
   if (request.canary?.telemetry) problems.push(...telemetrySettingsProblems(request.canary.telemetry));
   // Clouds that read Prometheus need a query for every metric the judge reads.
   const prometheusClouds = request.clouds.filter((name) => {
@@ -90,7 +98,14 @@ export function releaseRequestProblems(request: CreateReleaseRequest, config: Co
   for (const name of prometheusClouds) {
     const cloud = config.clouds.find((candidate) => candidate.name === name)!;
     const scrape = cloud.prometheus?.scrapeIntervalSeconds ?? DEFAULT_SCRAPE_INTERVAL_SECONDS;
-    const interval = request.canary?.analysisIntervalSeconds ?? RELEASE_DEFAULTS.analysisIntervalSeconds;
+    const requested = request.canary?.analysisIntervalSeconds ?? RELEASE_DEFAULTS.analysisIntervalSeconds;
+    // An adaptive plan may shorten the interval down to the policy's minimum.
+    const policy = pacingPolicy(config.pacing);
+    const adaptive =
+      (request.canary?.pacing ?? (request.canary?.steps ? 'fixed' : policy.mode)) === 'adaptive';
+    const interval = adaptive
+      ? Math.max(policy.minIntervalSeconds, Math.round(requested * policy.intervalFactor.lowest))
+      : requested;
     const plan = new PrometheusTelemetrySource({
       cloud: name,
       url: 'http://unused',
@@ -107,7 +122,10 @@ export function releaseRequestProblems(request: CreateReleaseRequest, config: Co
         message:
           `${name} reads Prometheus, which scrapes every ${scrape} s: a ${plan.windowSeconds} s window holds ${samples} independent samples ` +
           `(one per ${plan.stepSeconds} s step) and the judge needs ${needed}; use an analysis interval of at least ` +
-          `${Math.ceil(needed * plan.stepSeconds)} s, or set canary.telemetry.stepSeconds or canary.judge.minSamples`,
+          (adaptive
+            ? `${Math.ceil((needed * plan.stepSeconds) / policy.intervalFactor.lowest)} s (adaptive pacing may shorten it to ${policy.intervalFactor.lowest} × as a ${requested} s interval goes to ${interval} s), pin the plan with canary.pacing 'fixed'`
+            : `${Math.ceil(needed * plan.stepSeconds)} s`) +
+          `, or set canary.telemetry.stepSeconds or canary.judge.minSamples`,
       });
       break;
     }
@@ -222,11 +240,22 @@ export function buildReleaseInput(options: {
     model: { ...request.model },
     clouds: request.clouds.map((name) => {
       const cloud = byName.get(name)!;
-      return { name, region: cloud.region, jurisdiction: cloud.jurisdiction, driver: cloud.driver };
+      return {
+        name,
+        region: cloud.region,
+        jurisdiction: cloud.jurisdiction,
+        driver: cloud.driver,
+        ...(cloud.scaling ? { scaling: { ...cloud.scaling } } : {}),
+      };
     }),
     waves: planWaves(request.clouds, request.pilotCloud),
     ...(request.dataResidency ? { dataResidency: request.dataResidency } : {}),
     canary: canarySettings(canary),
+    pacing: {
+      ...pacingPolicy(config.pacing),
+      // Pinned steps are run as given; otherwise the request or the policy decides.
+      mode: canary.pacing ?? (canary.steps ? 'fixed' : (config.pacing.mode ?? 'adaptive')),
+    },
     signoff: {
       quorum: request.signoff?.quorum ?? RELEASE_DEFAULTS.quorum,
       deadlineSeconds: request.signoff?.deadlineSeconds ?? RELEASE_DEFAULTS.deadlineSeconds,

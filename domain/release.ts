@@ -4,6 +4,7 @@
 import { Type, type Static } from 'typebox';
 import type { JudgeConfig } from '../activities/analysis/canary-judge.js';
 import type { NormalizedManifest } from './manifest.js';
+import type { PacingPolicy } from './pacing.js';
 
 export const CLOUD_NAME_PATTERN = '^[a-z][a-z0-9-]{1,30}$';
 /** An OCI image reference: registry[:port]/repository[:tag][@sha256:digest], lower-case repository. */
@@ -182,6 +183,7 @@ export const CloudOperation = Type.Union([
   Type.Literal('rollback'),
   Type.Literal('retirePrevious'),
   Type.Literal('collectTelemetry'),
+  Type.Literal('scale'),
 ]);
 export type CloudOperation = Static<typeof CloudOperation>;
 
@@ -333,6 +335,12 @@ export const CreateReleaseRequest = Type.Object(
                 'Canary judge: the largest confirmed shift of the canary p99 relative to the baseline’s that is not a regression (1.25 = +25 %); latency_p99_ms’s allowedShift is this − 1. Default 1.25. Not with `judge`.',
             }),
           ),
+          pacing: Type.Optional(
+            Type.Union([Type.Literal('adaptive'), Type.Literal('fixed')], {
+              description:
+                'adaptive: the risk model chooses the steps and the analysis interval (from this base interval) within the deployment’s pacing policy, and a step may conclude early on decisive evidence; fixed: the plan as given. Default: fixed when `steps` is given, else the policy’s mode (adaptive unless configured otherwise).',
+            }),
+          ),
           judge: Type.Optional(JudgeConfigSchema),
           telemetry: Type.Optional(TelemetrySettingsSchema),
           marginalRechecks: Type.Optional(
@@ -429,6 +437,21 @@ export interface CanarySettings {
   marginalRechecks?: number;
   /** How the prometheus telemetry source queries this release; absent: its defaults. */
   telemetry?: TelemetrySettings;
+  /** Looks per analysis interval (sequential analysis); absent or 1: judged once at the interval's end. */
+  looks?: number;
+  /** Share of an interval before which a step never concludes early. */
+  earliestLook?: number;
+}
+
+/** Predictive scaling of one cloud (configuration clouds[].scaling, every default applied). */
+export interface CloudScaling {
+  requestsPerReplica: number;
+  minReplicas: number;
+  maxReplicas: number;
+  targetUtilisation: number;
+  horizonMinutes: number;
+  stepSeconds: number;
+  historySamples: number;
 }
 
 export interface CloudTarget {
@@ -436,6 +459,8 @@ export interface CloudTarget {
   region: string;
   jurisdiction: string;
   driver: 'simulated' | 'kubernetes';
+  /** Absent: the cloud's capacity is not managed by the release. */
+  scaling?: CloudScaling;
 }
 
 /** Everything the release workflow needs, with every default applied: the workflow never reads configuration. */
@@ -452,6 +477,11 @@ export interface ReleaseInput {
   /** Wait in the compliance stage for waivers of failed majors; absent in older releases: 0. */
   waiverDeadlineSeconds?: number;
   canary: CanarySettings;
+  /**
+   * The pacing policy in force when the release was created, its mode resolved for this release
+   * (fixed when the request pinned its steps). Absent in releases created before pacing existed.
+   */
+  pacing?: PacingPolicy;
   signoff: { quorum: number; deadlineSeconds: number };
   keepWarmSeconds: number;
   activityTimeoutSeconds: number;

@@ -1,5 +1,7 @@
 // What a release reports about itself (the status query), and the records it is built from.
 import type { ComplianceReport, Waiver } from './compliance.js';
+import type { RiskFeatures, RiskModelInfo, RiskReason } from '../ml/risk/model.js';
+import type { CanaryPlan } from './pacing.js';
 import type { Person, Stage, TerminalStage } from './release.js';
 
 /** Aggregated telemetry of one track (stable or canary) over one analysis window. */
@@ -119,6 +121,43 @@ export interface StepVerdict {
   verdicts: Verdict[];
   /** The telemetry's queries and their outcome, so that a verdict can be explained (prometheus). */
   telemetry?: TelemetryRecord;
+  /** The step concluded before its interval was over: at which look, and the sequential test's finding. */
+  early?: { look: number; looks: number; reason: string };
+}
+
+/** The risk model's assessment of a release and the canary plan chosen from it. */
+export interface PacingStatus {
+  mode: 'adaptive' | 'fixed';
+  risk: {
+    probability: number;
+    features: RiskFeatures;
+    /** Largest contributions first. */
+    reasons: RiskReason[];
+    model: Pick<RiskModelInfo, 'source' | 'trainedOn' | 'bad' | 'digest'>;
+  };
+  /** Where the plan sits between the fastest (0) and the most careful (1) plan of the policy; null for a fixed plan. */
+  position: number | null;
+  /** The pilot wave's plan (every wave's when there is one wave, or the plan is fixed). */
+  plan: CanaryPlan;
+  /** Why this plan, in sentences. */
+  why: string[];
+  /** Adaptive plans of releases with more than one wave: the later waves', for the risk once the pilot has passed. */
+  laterWaves?: { risk: number; plan: CanaryPlan; why: string[] };
+  /** The traffic history each cloud supplied (for trafficLoad). */
+  traffic: Record<string, { samples: number; source: string; error?: string }>;
+  assessedAt: string;
+}
+
+/** The capacity the release set in a cloud ahead of a step (predictive scaling). */
+export interface CapacityDecision {
+  step: number;
+  replicas: number;
+  /** Forecast peak request rate over the horizon (requests/s), and the reactive figure for the current load. */
+  forecastPeak: number;
+  reactiveReplicas: number;
+  /** true when the history was too short to forecast and the recent peak stood in. */
+  fallback: boolean;
+  at: string;
 }
 
 /** `restore-failed`: the cloud refused its restore (e.g. 403): it needs a person; the reason says why. */
@@ -132,6 +171,8 @@ export interface CloudStatus {
   step: number | null;
   weight: number;
   lastVerdict?: StepVerdict;
+  /** The latest capacity predictive scaling set in this cloud. */
+  capacity?: CapacityDecision;
   updatedAt: string;
 }
 
@@ -189,6 +230,8 @@ export interface ReleaseStatus {
   clouds: Record<string, CloudStatus>;
   staging?: StagingReport;
   compliance?: ComplianceReport;
+  /** The predicted risk and the canary plan it chose (releases created before pacing existed: absent). */
+  pacing?: PacingStatus;
   /** Waivers of failed major controls submitted in the compliance stage (re-checked at each evaluation). */
   waivers?: Waiver[];
   signoff: {

@@ -16,6 +16,7 @@ import { PolicyGate } from '../activities/compliance/gate.js';
 import { FileReleaseHistory } from '../activities/compliance/history.js';
 import { loadPolicyBundle } from '../activities/compliance/policy.js';
 import { createControlActivities } from '../activities/control.js';
+import { RiskService } from '../ml/risk/service.js';
 import { SimulatedStagingTarget } from '../activities/staging.js';
 import { PrometheusTelemetrySource } from '../activities/telemetry/prometheus.js';
 import { SimulatedTelemetrySource } from '../activities/telemetry/simulated.js';
@@ -100,6 +101,10 @@ export async function createControlWorker(context: WorkerContext): Promise<Worke
     }),
     history,
     judges: [createCanaryJudge()],
+    // The risk model learns from the release history on this audit trail.
+    risk: new RiskService({
+      readRecords: (afterSeq, limit) => audit.records({ afterSeq, limit }),
+    }),
   });
   return Worker.create({
     connection: context.connection,

@@ -15,7 +15,7 @@ import type { CloudActivities } from '../activities/cloud/activities.js';
 import type { DeploymentState } from '../activities/cloud/driver.js';
 import type { ControlActivities } from '../activities/control.js';
 import { FailureCode } from '../domain/errors.js';
-import type { CanarySettings, FaultPlan } from '../domain/release.js';
+import type { CanarySettings, CloudScaling, FaultPlan } from '../domain/release.js';
 import type { StepVerdict } from '../domain/status.js';
 import { cloudOptions, controlOptions } from './activity-options.js';
 import { cloudProgressSignal, setPausedSignal, type CloudProgress } from './messages.js';
@@ -26,6 +26,8 @@ export interface CloudRolloutInput {
   cloud: string;
   model: { name: string; version: string; image: string };
   canary: CanarySettings;
+  /** Predictive scaling of this cloud; absent: its capacity is left as it is. */
+  scaling?: CloudScaling;
   activityTimeoutSeconds: number;
   cloudStepAttempts?: number;
   controlTaskQueue: string;
@@ -87,20 +89,81 @@ export async function CloudRolloutWorkflow(input: CloudRolloutInput): Promise<Cl
       await report({ state: 'canary', step, weight: steps.at(-1)?.weight ?? 0, event: 'paused before step' });
       await condition(() => !paused);
     }
+    // Predictive scaling: the capacity for the forecast load is in place before traffic moves.
+    if (input.scaling && patched('predictive-scaling')) {
+      const previousWeight = steps.at(-1)?.weight ?? 0;
+      const history = await cloud.loadHistory({
+        releaseId: input.releaseId,
+        model: { name: input.model.name },
+        samples: input.scaling.historySamples,
+        stepSeconds: input.scaling.stepSeconds,
+      });
+      const capacity = await control.planCapacity({
+        releaseId: input.releaseId,
+        cloud: input.cloud,
+        history,
+        scaling: input.scaling,
+      });
+      if (!capacity) {
+        await report({
+          state: step === 0 ? 'deploying' : 'canary',
+          step,
+          weight: previousWeight,
+          event: `capacity left as it is: no request-rate history (${history.source}${history.error ? `: ${history.error}` : ''})`,
+        });
+      } else {
+        await recordCorrections(
+          await cloud.scale({ ...target, step, replicas: capacity.replicas }),
+          step,
+          previousWeight,
+        );
+        await report({
+          state: step === 0 ? 'deploying' : 'canary',
+          step,
+          weight: previousWeight,
+          capacity: { step, ...capacity, at: new Date().toISOString() },
+          event:
+            `capacity set to ${capacity.replicas} replicas ahead of ${weight}%: ` +
+            (capacity.fallback
+              ? `too little request-rate history to forecast (${history.source}${history.error ? `: ${history.error}` : ''}), sized for the recent peak ${capacity.forecastPeak.toFixed(1)} req/s`
+              : `forecast peak ${capacity.forecastPeak.toFixed(1)} req/s over the next ${input.scaling.horizonMinutes} min (the reactive autoscaler would set ${capacity.reactiveReplicas})`),
+        });
+      }
+    }
     await recordCorrections(await cloud.setCanaryWeight({ ...target, step, weight }), step, weight);
     await report({ state: 'canary', step, weight, event: `canary weight set to ${weight}%` });
-    const analyse = async (recheck: number): Promise<StepVerdict> => {
-      // A zero interval (tests, benchmarks) still costs a timer round trip on the server: skip it.
-      if (input.canary.analysisIntervalSeconds > 0) await sleep(input.canary.analysisIntervalSeconds * 1000);
-      const window = await cloud.collectTelemetry({
+    const interval = input.canary.analysisIntervalSeconds;
+    // Sequential analysis: the interval is looked at `looks` times; from the earliest look on, a step
+    // concludes as soon as the evidence is decisive, and otherwise at the interval's end as before.
+    const looks = interval > 0 && (input.canary.looks ?? 1) > 1 ? input.canary.looks! : 1;
+    const collect = (recheck: number, look: number) =>
+      cloud.collectTelemetry({
         ...target,
         step,
         weight,
-        windowSeconds: input.canary.analysisIntervalSeconds,
+        windowSeconds: (interval * look) / looks,
         ...(recheck > 0 ? { recheck } : {}),
+        ...(looks > 1 ? { look, looks } : {}),
         ...(input.canary.judge ? { metrics: input.canary.judge.metrics.map((metric) => metric.name) } : {}),
         ...(input.canary.telemetry ? { telemetry: input.canary.telemetry } : {}),
       });
+    const analyse = async (recheck: number): Promise<StepVerdict> => {
+      const earliest = Math.ceil((input.canary.earliestLook ?? 1) * looks - 1e-9);
+      for (let look = 1; look < looks; look++) {
+        await sleep((interval * 1000) / looks);
+        if (look < earliest) continue;
+        const early = await control.lookAtCanary({
+          releaseId: input.releaseId,
+          window: await collect(recheck, look),
+          settings: input.canary,
+          look,
+          looks,
+        });
+        if (early.verdict) return early.verdict;
+      }
+      // A zero interval (tests, benchmarks) still costs a timer round trip on the server: skip it.
+      if (interval > 0) await sleep((interval * 1000) / looks);
+      const window = await collect(recheck, looks);
       return control.judgeCanary({ releaseId: input.releaseId, window, settings: input.canary });
     };
 
@@ -159,7 +222,7 @@ export async function CloudRolloutWorkflow(input: CloudRolloutInput): Promise<Cl
       step,
       weight,
       verdict: stepVerdict,
-      event: `step ${step + 1} passed at ${weight}%`,
+      event: `step ${step + 1} passed at ${weight}%${stepVerdict.early ? ` early, at look ${stepVerdict.early.look} of ${stepVerdict.early.looks}: ${stepVerdict.early.reason}` : ''}`,
     });
   }
   await report({

@@ -5,7 +5,13 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { Waiver } from '../domain/compliance.js';
 import type { Person } from '../domain/release.js';
-import type { CloudState, OperatorAction, ReleaseStatus, StepVerdict } from '../domain/status.js';
+import type {
+  CapacityDecision,
+  CloudState,
+  OperatorAction,
+  ReleaseStatus,
+  StepVerdict,
+} from '../domain/status.js';
 
 /**
  * Updates name the person and carry their access token: the release verifies the token (an activity)
@@ -60,6 +66,8 @@ export interface CloudProgress {
   step: number | null;
   weight: number;
   verdict?: StepVerdict;
+  /** The capacity predictive scaling set before this step. */
+  capacity?: CapacityDecision;
   event: string;
   /** Order of the report within its rollout: reports sent together may arrive out of order. */
   seq?: number;

@@ -52,6 +52,9 @@ import {
 } from './messages.js';
 
 const TIMELINE_LIMIT = 500;
+/** Traffic history the risk model reads from a cloud without predictive scaling: a day of 5-minute steps. */
+const TRAFFIC_SAMPLES = 288;
+const TRAFFIC_STEP_SECONDS = 300;
 
 interface StopRequest {
   action: 'abort' | 'rollback';
@@ -409,6 +412,9 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
         updatedAt: now(),
       });
     }
+    if (progress.capacity && progress.capacity.step >= (cloudStatus.capacity?.step ?? -1)) {
+      cloudStatus.capacity = progress.capacity;
+    }
     // A late report may still carry the newest verdict (it was sent just before the final report).
     if (progress.verdict && progress.verdict.step >= (cloudStatus.lastVerdict?.step ?? -1)) {
       cloudStatus.lastVerdict = progress.verdict;
@@ -448,9 +454,63 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
   };
   const holdWhilePaused = () => condition(() => !status.paused);
 
+  /** Each cloud's recent traffic, then the risk model and the pacing policy (control activity). */
+  const assessRisk = async () => {
+    const traffic = await Promise.all(
+      input.clouds.map(async (cloud) => {
+        const stepSeconds = cloud.scaling?.stepSeconds ?? TRAFFIC_STEP_SECONDS;
+        try {
+          return await cloudActivities(cloud.name, 'bounded').loadHistory({
+            releaseId: input.releaseId,
+            model: { name: input.model.name },
+            samples: cloud.scaling?.historySamples ?? TRAFFIC_SAMPLES,
+            stepSeconds,
+          });
+        } catch (error) {
+          // A cloud whose worker cannot answer: its traffic is unknown, the risk is assessed without it.
+          if (isCancellation(error)) throw error;
+          return {
+            cloud: cloud.name,
+            samples: [],
+            stepSeconds,
+            source: 'unavailable' as const,
+            error: innermostMessage(error),
+          };
+        }
+      }),
+    );
+    return control.planCanary({
+      input,
+      ...(status.staging ? { staging: status.staging } : {}),
+      ...(status.compliance ? { compliance: status.compliance } : {}),
+      traffic,
+    });
+  };
+
+  /** The canary settings each cloud runs: the chosen plan's steps, interval and looks. */
+  const plannedCanary = (waveIndex: number) => {
+    const plan =
+      waveIndex > 0 && status.pacing?.laterWaves ? status.pacing.laterWaves.plan : status.pacing?.plan;
+    if (!plan) return input.canary;
+    return {
+      ...input.canary,
+      steps: plan.steps,
+      analysisIntervalSeconds: plan.analysisIntervalSeconds,
+      ...(plan.looks > 1 ? { looks: plan.looks, earliestLook: plan.earliestLook } : {}),
+    };
+  };
+
+  const scalingOf = (cloudName: string) => input.clouds.find((cloud) => cloud.name === cloudName)?.scaling;
+
   const runCanary = async (): Promise<void> => {
-    for (const wave of input.waves) {
+    for (const [waveIndex, wave] of input.waves.entries()) {
       await holdWhilePaused();
+      if (waveIndex > 0 && status.pacing?.laterWaves) {
+        const plan = status.pacing.laterWaves.plan;
+        record(
+          `pilot passed: risk now ${(status.pacing.laterWaves.risk * 100).toFixed(1)} %, wave ${waveIndex + 1} runs ${plan.steps.join(' → ')} %, ${plan.analysisIntervalSeconds} s intervals`,
+        );
+      }
       const waveScope = new CancellationScope();
       const rollouts = wave.map((cloudName) =>
         waveScope.run(async () => {
@@ -480,7 +540,8 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
                 parentWorkflowId: workflowInfo().workflowId,
                 cloud: cloudName,
                 model: input.model,
-                canary: input.canary,
+                canary: plannedCanary(waveIndex),
+                ...(scalingOf(cloudName) ? { scaling: scalingOf(cloudName)! } : {}),
                 activityTimeoutSeconds: input.activityTimeoutSeconds,
                 ...(input.cloudStepAttempts ? { cloudStepAttempts: input.cloudStepAttempts } : {}),
                 controlTaskQueue: input.taskQueues.control,
@@ -599,6 +660,18 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
           `compliance gate blocked the release (score ${report.score}): ${reasons}` +
           (failing.length > 0 ? `; failing: ${failing.join(', ')}` : ''),
       });
+    }
+
+    // The release's predicted risk and the canary plan it gets, shown to the approvers before they
+    // sign. Releases started before pacing existed run their requested plan.
+    if (patched('risk-adaptive-pacing')) {
+      await holdWhilePaused();
+      status.pacing = await assessRisk();
+      const { plan, risk } = status.pacing;
+      record(
+        `risk ${(risk.probability * 100).toFixed(1)} %: ${status.pacing.mode} canary plan ${plan.steps.join(' → ')} %, ` +
+          `${plan.analysisIntervalSeconds} s intervals${plan.looks > 1 ? `, ${plan.looks} looks each` : ''}`,
+      );
     }
 
     await holdWhilePaused();

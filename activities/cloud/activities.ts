@@ -5,7 +5,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { TemporalFailure } from '@temporalio/common';
 import type { CloudOperation as OperationName, FaultPlan, TelemetrySettings } from '../../domain/release.js';
 import type { TelemetryWindow } from '../../domain/status.js';
-import type { TelemetrySource } from '../telemetry/source.js';
+import type { LoadHistory, TelemetrySource } from '../telemetry/source.js';
 import { FailureCode } from '../../domain/errors.js';
 import {
   CloudConflictError,
@@ -108,6 +108,8 @@ export function createCloudActivities({ driver, telemetry }: CloudDependencies) 
         recheck?: number;
         metrics?: string[];
         telemetry?: TelemetrySettings;
+        look?: number;
+        looks?: number;
       },
     ): Promise<TelemetryWindow> {
       return run('collectTelemetry', target, async () => {
@@ -125,8 +127,52 @@ export function createCloudActivities({ driver, telemetry }: CloudDependencies) 
           windowSeconds: target.windowSeconds,
           ...(target.recheck ? { recheck: target.recheck } : {}),
           ...(target.faultPlan ? { faultPlan: target.faultPlan } : {}),
+          ...(target.looks && target.looks > 1
+            ? { look: target.look ?? target.looks, looks: target.looks }
+            : {}),
         });
       });
+    },
+
+    /**
+     * The model's recent request rate in this cloud (the forecaster's and the risk model's input).
+     * Never fails for want of data: an unreachable source is reported in the result, and the release
+     * goes on without a forecast.
+     */
+    async loadHistory(request: {
+      releaseId: string;
+      model: { name: string };
+      samples: number;
+      stepSeconds: number;
+    }): Promise<LoadHistory> {
+      try {
+        return await telemetry.loadHistory({
+          cloud: driver.cloud,
+          model: request.model.name,
+          samples: request.samples,
+          stepSeconds: request.stepSeconds,
+          signal: Context.current().cancellationSignal,
+        });
+      } catch (error) {
+        if (Context.current().cancellationSignal.aborted) throw error;
+        return {
+          cloud: driver.cloud,
+          samples: [],
+          stepSeconds: request.stepSeconds,
+          source: 'unavailable',
+          error: (error as Error).message,
+        };
+      }
+    },
+
+    /** Sets the model's capacity in this cloud (predictive scaling), once per release and step. */
+    scale(target: Target & { step: number; replicas: number }): Promise<DeploymentState> {
+      return run('scale', target, () =>
+        driver.scale({
+          ...operation(target, `step-${target.step}-scale-${target.replicas}`),
+          replicas: target.replicas,
+        }),
+      );
     },
 
     promote(target: Target): Promise<DeploymentState> {

@@ -21,6 +21,11 @@ export interface DeploymentState {
   traffic?: { mode: TrafficMode; canaryShare: number };
   /** Desired state someone changed by hand in the cloud, restored by this call (one line each). */
   corrections?: string[];
+  /**
+   * The model's capacity in force: the replicas serving it at full traffic (set by `scale`, else the
+   * cloud's default), held as Deployment replicas or as HorizontalPodAutoscaler minReplicas.
+   */
+  capacity?: { replicas: number; via: 'replicas' | 'hpa' };
 }
 
 /**
@@ -48,6 +53,14 @@ export interface CloudDriver {
   rollback(operation: CloudOperation): Promise<DeploymentState>;
   /** Ends the warm window: the previous version is scaled away. */
   retirePrevious(operation: CloudOperation): Promise<DeploymentState>;
+  /**
+   * Sets the model's capacity in this cloud: the replicas that serve it at full traffic. With a
+   * HorizontalPodAutoscaler on a track's Deployment the HPA's minReplicas is raised/lowered instead (the HPA owns replicas).
+   * Idempotent per operation id like every other change; returns the state after it.
+   * `replicas` must be an integer from 1 to 1000 (else CloudRejectedError, nothing changed); a model
+   * with neither a stable version nor a canary in the cloud has no capacity to set (CloudConflictError).
+   */
+  scale(operation: CloudOperation & { replicas: number }): Promise<DeploymentState>;
 }
 
 /**

@@ -12,6 +12,13 @@
 // every name is derived from the model, so repeating a call converges on the same state and creates
 // nothing twice. What medrelease last set is kept in annotations; a difference found before the next
 // change (someone scaled a Deployment or edited a weight by hand) is restored and reported.
+//
+// A model's capacity (the replicas serving it at full traffic, set by `scale`) is a record of
+// annotations on its stable Deployment (on the canary while a first release has no stable one):
+// the replicas, how they are held, and the ids of the recent scale operations, so that a repeated
+// one changes nothing. The record, and an HPA's bounds when a HorizontalPodAutoscaler owns a track's
+// replicas, are JSON merge patches of those fields alone: the whole-object applies never list them,
+// so they survive every later apply (promotion rebuilds the stable Deployment in place).
 import { createHash } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import * as k8s from '@kubernetes/client-node';
@@ -35,7 +42,13 @@ const ANNOTATION = {
   weight: 'medrelease.io/weight',
   replicas: 'medrelease.io/replicas',
   replacedBy: 'medrelease.io/replaced-by',
+  capacity: 'medrelease.io/capacity',
+  capacityVia: 'medrelease.io/capacity-via',
+  capacityOperations: 'medrelease.io/capacity-operations',
 } as const;
+/** Bounds of a model's capacity, and how many recent scale operation ids its record keeps. */
+const MAX_CAPACITY = 1000;
+const REMEMBERED_SCALE_OPERATIONS = 20;
 const LABEL = {
   model: 'medrelease.io/model',
   serving: 'medrelease.io/serving',
@@ -45,6 +58,12 @@ const HTTPROUTE_CRD = 'httproutes.gateway.networking.k8s.io';
 const GATEWAY_API = { group: 'gateway.networking.k8s.io', version: 'v1', plural: 'httproutes' };
 
 type Track = 'stable' | 'canary' | 'previous' | 'staging';
+type Capacity = NonNullable<DeploymentState['capacity']>;
+
+/** A model's capacity as recorded on its Deployment, with the scale operations already applied. */
+interface CapacityRecord extends Capacity {
+  operations: string[];
+}
 
 export interface KubernetesDriverOptions {
   /** Holds this cloud's context only; one instance per cloud, never switched. */
@@ -52,7 +71,7 @@ export interface KubernetesDriverOptions {
   namespace: string;
   /** 'auto' uses the Gateway API when the HTTPRoute CRD is installed, else the replica ratio. */
   traffic?: 'auto' | 'gateway-api' | 'replica-ratio';
-  /** Pods serving a model at full traffic. */
+  /** Pods serving a model at full traffic until `scale` sets the model's own capacity. Default 4. */
   replicas?: number;
   /** The Gateway an HTTPRoute attaches to (parentRefs); none leaves the route unattached. */
   gateway?: { name: string; namespace?: string };
@@ -76,8 +95,9 @@ export class KubernetesCloudDriver implements CloudDriver {
   private readonly discovery: k8s.DiscoveryV1Api;
   private readonly extensions: k8s.ApiextensionsV1Api;
   private readonly custom: k8s.CustomObjectsApi;
+  private readonly autoscaling: k8s.AutoscalingV2Api;
   private readonly namespace: string;
-  private readonly replicas: number;
+  private readonly defaultReplicas: number;
   private readonly server: string;
   private mode: Promise<Exclude<TrafficMode, 'simulated'>> | undefined;
 
@@ -91,8 +111,9 @@ export class KubernetesCloudDriver implements CloudDriver {
     this.discovery = config.makeApiClient(k8s.DiscoveryV1Api);
     this.extensions = config.makeApiClient(k8s.ApiextensionsV1Api);
     this.custom = config.makeApiClient(k8s.CustomObjectsApi);
+    this.autoscaling = config.makeApiClient(k8s.AutoscalingV2Api);
     this.namespace = options.namespace;
-    this.replicas = options.replicas ?? 4;
+    this.defaultReplicas = options.replicas ?? 4;
     this.server = config.getCurrentCluster()?.server ?? 'unknown server';
   }
 
@@ -138,6 +159,7 @@ export class KubernetesCloudDriver implements CloudDriver {
     if (!stable && !canary && !previous) return null;
     const mode = await this.trafficMode();
     const canaryShare = await this.canaryShare(modelName, mode, canary);
+    const { replicas, via } = this.capacityOf(stable, canary);
     return {
       model: modelName,
       stable: stable ? { ...versionOf(stable), releaseId: annotation(stable, ANNOTATION.releaseId) } : null,
@@ -145,14 +167,24 @@ export class KubernetesCloudDriver implements CloudDriver {
       canaryWeight: canary ? Number(annotation(canary, ANNOTATION.weight) || 0) : 0,
       previous: previous ? versionOf(previous) : null,
       traffic: { mode, canaryShare },
+      capacity: { replicas, via },
     };
   }
 
   /** Puts a version in place as the stable one, as an earlier release would have (set-up, demos). */
   async seedStable(modelName: string, version: ModelVersion): Promise<void> {
     const mode = await this.trafficMode();
+    const [stable, canary] = await Promise.all([
+      this.readDeployment(modelName, 'stable'),
+      this.readDeployment(modelName, 'canary'),
+    ]);
     await this.applyServices(modelName, mode);
-    await this.applyDeployment(modelName, 'stable', { ...version, releaseId: 'seed' }, this.replicas);
+    await this.applyDeployment(
+      modelName,
+      'stable',
+      { ...version, releaseId: 'seed' },
+      this.capacityOf(stable, canary).replicas,
+    );
     if (mode === 'gateway-api') await this.applyRoute(modelName, 0);
     await this.waitRolledOut(modelName, 'stable');
   }
@@ -171,38 +203,50 @@ export class KubernetesCloudDriver implements CloudDriver {
   async deployCanary(operation: CloudOperation): Promise<DeploymentState> {
     const model = operation.model.name;
     const mode = await this.trafficMode();
-    const canary = await this.readDeployment(model, 'canary');
+    const [stable, canary] = await Promise.all([
+      this.readDeployment(model, 'stable'),
+      this.readDeployment(model, 'canary'),
+    ]);
     this.assertNoOtherCanary(canary, operation);
     const corrections = await this.driftOf(model, mode);
     await this.applyServices(model, mode);
     if (mode === 'gateway-api') await this.applyRoute(model, 0);
     await this.applyDeployment(model, 'canary', desiredOf(operation), mode === 'gateway-api' ? 1 : 0, 0);
     await this.waitRolledOut(model, 'canary');
+    if (stable) {
+      // The stable version at the model's full capacity (a replica count changed by hand is restored).
+      const capacity = this.capacityOf(stable, canary).replicas;
+      await this.applyDeployment(model, 'stable', desiredFrom(stable), capacity);
+      await this.waitRolledOut(model, 'stable');
+    }
     return this.state(model, corrections);
   }
 
   async setCanaryWeight(operation: CloudOperation & { weight: number }): Promise<DeploymentState> {
     const model = operation.model.name;
     const mode = await this.trafficMode();
-    const canary = await this.readDeployment(model, 'canary');
+    const [stable, canary] = await Promise.all([
+      this.readDeployment(model, 'stable'),
+      this.readDeployment(model, 'canary'),
+    ]);
     if (!canary || annotation(canary, ANNOTATION.releaseId) !== operation.releaseId) {
       this.assertNoOtherCanary(canary, operation);
       throw new CloudConflictError(`no canary of release ${operation.releaseId} in ${this.cloud}`);
     }
     const corrections = await this.driftOf(model, mode);
-    const split = this.split(mode, operation.weight);
+    const split = this.split(mode, operation.weight, this.capacityOf(stable, canary).replicas);
     // Capacity first, traffic second: the canary is Ready before it is sent its share.
     await this.applyDeployment(model, 'canary', desiredOf(operation), split.canary, operation.weight);
     await this.waitRolledOut(model, 'canary');
-    const stable = await this.readDeployment(model, 'stable');
-    if (mode === 'gateway-api') {
-      await this.applyRoute(model, operation.weight);
-    } else {
-      if (stable) {
-        await this.applyDeployment(model, 'stable', desiredFrom(stable), split.stable);
-        await this.waitRolledOut(model, 'stable');
-      }
-      // The share is only real once the Service's EndpointSlices list the new pods.
+    if (mode === 'gateway-api') await this.applyRoute(model, operation.weight);
+    // By replica ratio the stable version makes room; with weighted routing it keeps full capacity
+    // (applied again all the same: a replica count changed by hand is restored).
+    if (stable) {
+      await this.applyDeployment(model, 'stable', desiredFrom(stable), split.stable);
+      await this.waitRolledOut(model, 'stable');
+    }
+    // The share is only real once the Service's EndpointSlices list the new pods.
+    if (mode === 'replica-ratio') {
       await this.waitForEndpoints(model, split.canary, split.canary + (stable ? split.stable : 0));
     }
     return this.state(model, corrections);
@@ -215,6 +259,7 @@ export class KubernetesCloudDriver implements CloudDriver {
       this.readDeployment(model, 'stable'),
       this.readDeployment(model, 'canary'),
     ]);
+    const capacity = this.capacityOf(stable, canary);
     if (!stable || annotation(stable, ANNOTATION.releaseId) !== operation.releaseId) {
       if (!canary || annotation(canary, ANNOTATION.releaseId) !== operation.releaseId) {
         throw new CloudConflictError(
@@ -227,18 +272,21 @@ export class KubernetesCloudDriver implements CloudDriver {
           model,
           'previous',
           desiredFrom(stable),
-          this.replicas,
+          capacity.replicas,
           undefined,
           operation.releaseId,
         );
         await this.waitRolledOut(model, 'previous');
       }
-      await this.applyDeployment(model, 'stable', desiredOf(operation), this.replicas);
+      await this.applyDeployment(model, 'stable', desiredOf(operation), capacity.replicas);
       await this.waitRolledOut(model, 'stable');
     }
     // Also reached when a retry finds the stable already promoted: finish what is left.
     if (mode === 'gateway-api') await this.applyRoute(model, 0);
     if (canary && annotation(canary, ANNOTATION.releaseId) === operation.releaseId) {
+      // A first release's capacity was recorded on its canary: the stable Deployment keeps it now.
+      const record = capacityRecord(canary);
+      if (record && !(stable && capacityRecord(stable))) await this.recordCapacity(model, 'stable', record);
       await this.deleteDeployment(model, 'canary');
     }
     return this.state(model, []);
@@ -257,6 +305,7 @@ export class KubernetesCloudDriver implements CloudDriver {
     if (!stable && !canary && !previous) {
       return { model, stable: null, canary: null, canaryWeight: 0, previous: null };
     }
+    const capacity = this.capacityOf(stable, canary);
     const ours = (deployment: k8s.V1Deployment | null) =>
       deployment !== null && annotation(deployment, ANNOTATION.releaseId) === operation.releaseId;
 
@@ -264,7 +313,7 @@ export class KubernetesCloudDriver implements CloudDriver {
       // Before promotion: all traffic back to the stable version at full capacity, then the canary goes.
       if (mode === 'gateway-api') await this.applyRoute(model, 0);
       if (stable) {
-        await this.applyDeployment(model, 'stable', desiredFrom(stable), this.replicas);
+        await this.applyDeployment(model, 'stable', desiredFrom(stable), capacity.replicas);
         await this.waitRolledOut(model, 'stable');
       }
       await this.deleteDeployment(model, 'canary');
@@ -274,7 +323,7 @@ export class KubernetesCloudDriver implements CloudDriver {
         // After promotion: the warm previous pods take the traffic at once, the stable Deployment is
         // rebuilt from them, and the Services go back to it.
         await this.applyServices(model, mode, 'previous');
-        await this.applyDeployment(model, 'stable', desiredFrom(previous), this.replicas);
+        await this.applyDeployment(model, 'stable', desiredFrom(previous), capacity.replicas);
         await this.waitRolledOut(model, 'stable');
       } else {
         // The release was the model's first in this cloud: before it there was nothing.
@@ -299,6 +348,68 @@ export class KubernetesCloudDriver implements CloudDriver {
       await this.deleteDeployment(model, 'previous');
     }
     return this.state(model, []);
+  }
+
+  /**
+   * Sets the model's capacity: the current split (canary weight unchanged) re-applied at `replicas`,
+   * or, for a track whose Deployment a HorizontalPodAutoscaler scales, that HPA's minReplicas set to
+   * the track's share (maxReplicas raised to it if lower) and the Deployment left to the HPA. Pods
+   * are added before any are taken away on the other track, so the canary's share never overshoots
+   * in between. Returns once the Deployments (and, by replica ratio, the EndpointSlices) show it.
+   */
+  async scale(operation: CloudOperation & { replicas: number }): Promise<DeploymentState> {
+    const model = operation.model.name;
+    const { replicas } = operation;
+    if (!Number.isInteger(replicas) || replicas < 1 || replicas > MAX_CAPACITY) {
+      throw new CloudRejectedError(
+        `${this.cloud}: scale ${model}: replicas must be an integer from 1 to ${MAX_CAPACITY}, got ${replicas}`,
+      );
+    }
+    const mode = await this.trafficMode();
+    const [stable, canary] = await Promise.all([
+      this.readDeployment(model, 'stable'),
+      this.readDeployment(model, 'canary'),
+    ]);
+    if (!stable && !canary) {
+      throw new CloudConflictError(
+        `no Deployment of ${model} to scale in ${this.cloud}: a model has a capacity once it has a stable version or a canary`,
+      );
+    }
+    const current = this.capacityOf(stable, canary);
+    if (current.operations.includes(operation.operationId)) return this.state(model, []);
+    const autoscalers = await this.autoscalersOf(model);
+    const scaledByHpa = new Set(autoscalers.map((hpa) => hpa.spec?.scaleTargetRef.name));
+    const corrections = await this.driftOf(model, mode, scaledByHpa);
+    const weight = canary ? Number(annotation(canary, ANNOTATION.weight) || 0) : 0;
+    const split = this.split(mode, weight, replicas);
+    const tracks = [
+      { track: 'stable' as const, deployment: stable },
+      { track: 'canary' as const, deployment: canary },
+    ].flatMap(({ track, deployment }) => {
+      const hpas = autoscalers.filter((hpa) => hpa.spec?.scaleTargetRef.name === objectName(model, track));
+      return deployment ? [{ track, deployment, hpas }] : [];
+    });
+    // Scaling up the stable track grows first, scaling down the canary shrinks first.
+    if (replicas < current.replicas) tracks.reverse();
+    for (const { track, deployment, hpas } of tracks) {
+      const share = split[track];
+      for (const hpa of hpas) await this.setMinReplicas(hpa, Math.max(1, share));
+      if (hpas.length > 0) continue;
+      const trackWeight = track === 'canary' ? weight : undefined;
+      await this.applyDeployment(model, track, desiredFrom(deployment), share, trackWeight);
+      await this.waitRolledOut(model, track);
+    }
+    const viaHpa = tracks.some(({ hpas }) => hpas.length > 0);
+    if (mode === 'replica-ratio' && !viaHpa) {
+      const canaryPods = canary ? split.canary : 0;
+      await this.waitForEndpoints(model, canaryPods, canaryPods + (stable ? split.stable : 0));
+    }
+    await this.recordCapacity(model, stable ? 'stable' : 'canary', {
+      replicas,
+      via: viaHpa ? 'hpa' : 'replicas',
+      operations: [...current.operations, operation.operationId].slice(-REMEMBERED_SCALE_OPERATIONS),
+    });
+    return this.state(model, corrections);
   }
 
   /** Waits until the Deployment of a track has rolled out; fails with its own message past its deadline. */
@@ -345,12 +456,16 @@ export class KubernetesCloudDriver implements CloudDriver {
 
   // ---- desired objects ------------------------------------------------------------------------
 
-  private split(mode: Exclude<TrafficMode, 'simulated'>, weight: number): { canary: number; stable: number } {
-    const canary =
-      weight <= 0 ? 0 : Math.min(this.replicas, Math.max(1, Math.ceil((this.replicas * weight) / 100)));
+  /** Each track's replicas at a canary weight, for a model whose capacity (full-traffic replicas) is `capacity`. */
+  private split(
+    mode: Exclude<TrafficMode, 'simulated'>,
+    weight: number,
+    capacity: number,
+  ): { canary: number; stable: number } {
+    const canary = weight <= 0 ? 0 : Math.min(capacity, Math.max(1, Math.ceil((capacity * weight) / 100)));
     // With weighted routing the stable track keeps full capacity; the canary needs one pod to take any.
-    if (mode === 'gateway-api') return { canary: Math.max(1, canary), stable: this.replicas };
-    return { canary, stable: this.replicas - canary };
+    if (mode === 'gateway-api') return { canary: Math.max(1, canary), stable: capacity };
+    return { canary, stable: capacity - canary };
   }
 
   private labels(modelName: string): Record<string, string> {
@@ -478,7 +593,64 @@ export class KubernetesCloudDriver implements CloudDriver {
     } as k8s.KubernetesObject);
   }
 
+  /** Writes a model's capacity record on its stable (or, before a first promotion, canary) Deployment. */
+  private async recordCapacity(
+    modelName: string,
+    track: 'stable' | 'canary',
+    record: CapacityRecord,
+  ): Promise<void> {
+    await this.mergePatch({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: {
+        name: objectName(modelName, track),
+        namespace: this.namespace,
+        annotations: {
+          [ANNOTATION.capacity]: String(record.replicas),
+          [ANNOTATION.capacityVia]: record.via,
+          [ANNOTATION.capacityOperations]: JSON.stringify(record.operations),
+        },
+      },
+    });
+  }
+
+  /** An HPA's floor set to a track's share of the capacity; its ceiling raised to the floor if below. */
+  private async setMinReplicas(hpa: k8s.V2HorizontalPodAutoscaler, minReplicas: number): Promise<void> {
+    await this.mergePatch({
+      apiVersion: 'autoscaling/v2',
+      kind: 'HorizontalPodAutoscaler',
+      metadata: { name: hpa.metadata?.name, namespace: this.namespace },
+      spec: {
+        minReplicas,
+        ...((hpa.spec?.maxReplicas ?? 0) < minReplicas ? { maxReplicas: minReplicas } : {}),
+      },
+    } as k8s.KubernetesObject);
+  }
+
   // ---- what is in the cluster -------------------------------------------------------------------
+
+  /** The model's capacity: the stable Deployment's record, else the canary's, else the configured default. */
+  private capacityOf(stable: k8s.V1Deployment | null, canary: k8s.V1Deployment | null): CapacityRecord {
+    return (
+      (stable && capacityRecord(stable)) ??
+      (canary && capacityRecord(canary)) ?? {
+        replicas: this.defaultReplicas,
+        via: 'replicas',
+        operations: [],
+      }
+    );
+  }
+
+  /** The autoscaling/v2 HorizontalPodAutoscalers in the namespace whose target is the model's stable or canary Deployment. */
+  private async autoscalersOf(modelName: string): Promise<k8s.V2HorizontalPodAutoscaler[]> {
+    const targets = new Set([objectName(modelName, 'stable'), objectName(modelName, 'canary')]);
+    const list = await this.call('list', `HorizontalPodAutoscalers in ${this.namespace}`, () =>
+      this.autoscaling.listNamespacedHorizontalPodAutoscaler({ namespace: this.namespace }),
+    );
+    return list.items.filter(
+      (hpa) => hpa.spec?.scaleTargetRef.kind === 'Deployment' && targets.has(hpa.spec.scaleTargetRef.name),
+    );
+  }
 
   private async state(modelName: string, corrections: string[]): Promise<DeploymentState> {
     const state = (await this.describe(modelName)) ?? {
@@ -493,15 +665,24 @@ export class KubernetesCloudDriver implements CloudDriver {
 
   /**
    * Differences between what medrelease last set and what the cluster holds (a Deployment scaled by
-   * hand, a route weight edited), each as one line. The caller's apply restores them.
+   * hand, a route weight edited), each as one line. The caller's apply restores them. The replicas of
+   * Deployments named in `scaledByHpa` are the HPA's to change, not drift.
    */
-  private async driftOf(modelName: string, mode: Exclude<TrafficMode, 'simulated'>): Promise<string[]> {
+  private async driftOf(
+    modelName: string,
+    mode: Exclude<TrafficMode, 'simulated'>,
+    scaledByHpa: ReadonlySet<string | undefined> = new Set(),
+  ): Promise<string[]> {
     const found: string[] = [];
     for (const track of ['stable', 'canary'] as const) {
       const deployment = await this.readDeployment(modelName, track);
       if (!deployment) continue;
       const wanted = annotation(deployment, ANNOTATION.replicas);
-      if (wanted !== '' && String(deployment.spec?.replicas ?? 1) !== wanted) {
+      if (
+        wanted !== '' &&
+        !scaledByHpa.has(objectName(modelName, track)) &&
+        String(deployment.spec?.replicas ?? 1) !== wanted
+      ) {
         found.push(
           `${this.cloud}: Deployment ${this.namespace}/${objectName(modelName, track)} had ${deployment.spec?.replicas ?? 1} replicas, medrelease had set ${wanted}: restored`,
         );
@@ -613,6 +794,14 @@ export class KubernetesCloudDriver implements CloudDriver {
     const what = `${body.kind} ${this.namespace}/${body.metadata?.name}`;
     await this.call('apply', what, () =>
       this.objects.patch(body, undefined, undefined, FIELD_MANAGER, true, k8s.PatchStrategy.ServerSideApply),
+    );
+  }
+
+  /** A JSON merge patch of the fields in `body` alone, leaving the rest of the object to its owners. */
+  private async mergePatch(body: k8s.KubernetesObject): Promise<void> {
+    const what = `${body.kind} ${this.namespace}/${body.metadata?.name}`;
+    await this.call('patch', what, () =>
+      this.objects.patch(body, undefined, undefined, FIELD_MANAGER, undefined, k8s.PatchStrategy.MergePatch),
     );
   }
 
@@ -732,6 +921,23 @@ function labelValue(value: string): string {
 
 function annotation(object: k8s.KubernetesObject, key: string): string {
   return object.metadata?.annotations?.[key] ?? '';
+}
+
+/** The capacity record `scale` left on a Deployment; null when there is none (or it is unreadable). */
+function capacityRecord(deployment: k8s.V1Deployment): CapacityRecord | null {
+  const replicas = Number(annotation(deployment, ANNOTATION.capacity));
+  if (!Number.isInteger(replicas) || replicas < 1) return null;
+  let operations: unknown;
+  try {
+    operations = JSON.parse(annotation(deployment, ANNOTATION.capacityOperations) || '[]');
+  } catch {
+    operations = [];
+  }
+  return {
+    replicas,
+    via: annotation(deployment, ANNOTATION.capacityVia) === 'hpa' ? 'hpa' : 'replicas',
+    operations: Array.isArray(operations) ? operations.filter((id) => typeof id === 'string') : [],
+  };
 }
 
 function versionOf(deployment: k8s.V1Deployment): ModelVersion {

@@ -1,13 +1,15 @@
 // SIMULATION. A model of one cloud's clusters for the zero-setup demo and benchmarks: deployments,
 // canary weights and the previous version, with configurable latency and failures. Its state lives
 // in files outside the worker process (one per model), so it survives a worker restart as a real
-// cluster would, and every applied operation is logged once so tests can prove idempotency.
+// cluster would, and every applied operation is logged once so tests can prove idempotency. A model's
+// capacity (replicas at full traffic, set by `scale`) is part of its state, 4 until set.
 import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
   CloudConflictError,
+  CloudRejectedError,
   TransientCloudError,
   type CloudDriver,
   type CloudOperation,
@@ -31,7 +33,13 @@ export interface AppliedOperation {
   releaseId: string;
   at: string;
   weight?: number;
+  /** The capacity a `scale` operation set. */
+  replicas?: number;
 }
+
+/** A model's capacity before any `scale`, and the largest one accepted. */
+const DEFAULT_CAPACITY = 4;
+const MAX_CAPACITY = 1000;
 
 interface ModelFile {
   state: DeploymentState;
@@ -97,7 +105,7 @@ export class SimulatedCloudDriver implements CloudDriver {
         }
         state.canaryWeight = operation.weight;
       },
-      operation.weight,
+      { weight: operation.weight },
     );
   }
 
@@ -135,13 +143,38 @@ export class SimulatedCloudDriver implements CloudDriver {
     });
   }
 
+  async scale(operation: CloudOperation & { replicas: number }): Promise<DeploymentState> {
+    const { replicas } = operation;
+    if (!Number.isInteger(replicas) || replicas < 1 || replicas > MAX_CAPACITY) {
+      throw new CloudRejectedError(
+        `${this.cloud}: scale ${operation.model.name}: replicas must be an integer from 1 to ${MAX_CAPACITY}, got ${replicas}`,
+      );
+    }
+    return this.apply(
+      operation,
+      'scale',
+      (state) => {
+        if (!state.stable && !state.canary) {
+          throw new CloudConflictError(
+            `no deployment of ${operation.model.name} to scale in ${this.cloud}: a model has a capacity once it has a stable version or a canary`,
+          );
+        }
+        state.capacity = { replicas, via: 'replicas' };
+      },
+      { replicas },
+    );
+  }
+
   private file(modelName: string): string {
     return path.join(this.options.stateDir, `${modelName}.json`);
   }
 
+  /** The model's file; one written before capacities existed reads with the default capacity. */
   private async read(modelName: string): Promise<ModelFile | null> {
     try {
-      return JSON.parse(await readFile(this.file(modelName), 'utf8')) as ModelFile;
+      const file = JSON.parse(await readFile(this.file(modelName), 'utf8')) as ModelFile;
+      file.state.capacity ??= { replicas: DEFAULT_CAPACITY, via: 'replicas' };
+      return file;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw error;
@@ -153,7 +186,7 @@ export class SimulatedCloudDriver implements CloudDriver {
     operation: CloudOperation,
     kind: string,
     change: (state: DeploymentState) => void,
-    weight?: number,
+    logged: Pick<AppliedOperation, 'weight' | 'replicas'> = {},
   ): Promise<DeploymentState> {
     const modelName = operation.model.name;
     const previous = this.locks.get(modelName) ?? Promise.resolve();
@@ -162,7 +195,14 @@ export class SimulatedCloudDriver implements CloudDriver {
       .then(async () => {
         await this.simulateControlPlane(kind);
         const current = (await this.read(modelName)) ?? {
-          state: { model: modelName, stable: null, canary: null, canaryWeight: 0, previous: null },
+          state: {
+            model: modelName,
+            stable: null,
+            canary: null,
+            canaryWeight: 0,
+            previous: null,
+            capacity: { replicas: DEFAULT_CAPACITY, via: 'replicas' },
+          },
           operations: [],
         };
         if (current.operations.some((applied) => applied.operationId === operation.operationId)) {
@@ -174,7 +214,7 @@ export class SimulatedCloudDriver implements CloudDriver {
           kind,
           releaseId: operation.releaseId,
           at: new Date().toISOString(),
-          ...(weight === undefined ? {} : { weight }),
+          ...logged,
         });
         await mkdir(this.options.stateDir, { recursive: true });
         const temporary = `${this.file(modelName)}.${randomUUID()}.tmp`;

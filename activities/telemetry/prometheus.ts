@@ -31,9 +31,12 @@ import {
   type PrometheusClient,
   type PrometheusResult,
 } from './prometheus-api.js';
-import type { TelemetryQuery, TelemetrySource } from './source.js';
+import type { LoadHistory, LoadHistoryQuery, TelemetryQuery, TelemetrySource } from './source.js';
 
 /** The label matchers of one track of one model version, as the reference model server labels its series. */
+/** A model's total request rate in one cloud (the load forecaster's input). */
+export const LOAD_QUERY = 'sum(rate(inference_requests_total{model={{model}},cloud={{cloud}}}[{{rate}}]))';
+
 export const DEFAULT_SELECTOR = 'model="{{model}}",version="{{version}}",cloud="{{cloud}}",track="{{track}}"';
 
 const requests = 'inference_requests_total{{{selector}}}';
@@ -269,6 +272,44 @@ export class PrometheusTelemetrySource implements TelemetrySource {
     };
     if (hasBaseline) window.baseline = trackMetrics(status.baseline, plan.windowSeconds);
     return window;
+  }
+
+  /**
+   * The model's request rate in this cloud (every version and track together) over the recent past:
+   * LOAD_QUERY as one range query at the requested step. A failure is returned, not thrown: the
+   * forecaster then has no history and the release keeps the configured capacity.
+   */
+  async loadHistory(query: LoadHistoryQuery): Promise<LoadHistory> {
+    const base = { cloud: query.cloud, stepSeconds: query.stepSeconds };
+    const end = this.clock();
+    const start = new Date(
+      end.getTime() - (Math.min(query.samples, MAX_POINTS) - 1) * query.stepSeconds * 1000,
+    );
+    const promql = renderTemplate(LOAD_QUERY, {
+      model: promqlString(query.model),
+      cloud: promqlString(query.cloud),
+      rate: duration(Math.max(query.stepSeconds, 4 * this.scrapeIntervalSeconds)),
+    });
+    try {
+      const client = await this.client();
+      const result = await client.queryRange(promql, {
+        start,
+        end,
+        stepSeconds: query.stepSeconds,
+        ...(query.signal ? { signal: query.signal } : {}),
+      });
+      const series = result.series[0]?.samples ?? [];
+      // Missing steps (no scrape) are NaN, not zero: the forecaster skips them.
+      const byTime = new Map(series.map(([time, value]) => [Math.round(time), value]));
+      const samples = Array.from({ length: Math.min(query.samples, MAX_POINTS) }, (_, index) => {
+        const time = Math.round(start.getTime() / 1000 + index * query.stepSeconds);
+        return byTime.get(time) ?? Number.NaN;
+      });
+      return { ...base, samples, source: 'prometheus' };
+    } catch (error) {
+      if (error instanceof PrometheusError && error.kind === 'canceled') throw error;
+      return { ...base, samples: [], source: 'unavailable', error: (error as Error).message };
+    }
   }
 
   /** Window, step, rate window and history of one collection, in seconds. */

@@ -10,7 +10,7 @@
 // the levels change from window to window, the samples scatter around them.
 import type { TelemetryFaultKind } from '../../domain/release.js';
 import type { MetricSeries, TelemetryWindow, TrackMetrics } from '../../domain/status.js';
-import type { TelemetryQuery, TelemetrySource } from './source.js';
+import type { LoadHistory, LoadHistoryQuery, TelemetryQuery, TelemetrySource } from './source.js';
 
 /** Requests per second a cloud serves in the simulation, split between the tracks by weight. */
 const TOTAL_REQUEST_RATE = 40;
@@ -54,10 +54,14 @@ export class SimulatedTelemetrySource implements TelemetrySource {
       (TOTAL_REQUEST_RATE * (100 - query.weight)) / 100,
       TOTAL_REQUEST_RATE * 0.05,
     );
-    const canarySeries = withFaults(
-      trackSeries(`${seed}|canary`, levels, SIMULATED_SAMPLES),
-      faults,
-      `${seed}|fault`,
+    // A look into the interval sees its first samples: every look extends the previous one.
+    const looks = Math.max(1, query.looks ?? 1);
+    const look = Math.min(looks, Math.max(1, query.look ?? looks));
+    const count = Math.max(1, Math.round((SIMULATED_SAMPLES * look) / looks));
+    const prefix = (series: Record<string, number[]>) =>
+      Object.fromEntries(Object.entries(series).map(([name, values]) => [name, values.slice(0, count)]));
+    const canarySeries = prefix(
+      withFaults(trackSeries(`${seed}|canary`, levels, SIMULATED_SAMPLES), faults, `${seed}|fault`),
     );
     const series: MetricSeries = { stepSeconds, canary: canarySeries, baseline: {} };
     const window: TelemetryWindow = {
@@ -71,11 +75,36 @@ export class SimulatedTelemetrySource implements TelemetrySource {
       ...(recheck > 0 ? { recheck } : {}),
     };
     if (query.stableVersion) {
-      series.baseline = trackSeries(`${seed}|baseline`, levels, SIMULATED_SAMPLES);
+      series.baseline = prefix(trackSeries(`${seed}|baseline`, levels, SIMULATED_SAMPLES));
       series.history = trackSeries(`${seed}|history`, levels, SIMULATED_HISTORY);
       window.baseline = summarise(series.baseline, baselineRate, seconds);
     }
     return Promise.resolve(window);
+  }
+
+  /**
+   * SIMULATION of a cloud's request rate: a daily cycle (quietest at 03:00, busiest at 15:00 UTC, ±45 %
+   * around TOTAL_REQUEST_RATE) with a weekly dip, a cloud-specific phase and multiplicative noise,
+   * deterministic per cloud, model and time step.
+   */
+  loadHistory(query: LoadHistoryQuery): Promise<LoadHistory> {
+    const end = Math.floor(this.clock().getTime() / 1000 / query.stepSeconds);
+    const phase = seededRandom(`${query.cloud}|phase`)() * 2;
+    const samples: number[] = [];
+    for (let index = query.samples - 1; index >= 0; index--) {
+      const step = end - index;
+      const hours = ((step * query.stepSeconds) / 3600 + phase) % 168;
+      const daily = Math.sin((2 * Math.PI * ((hours % 24) - 9)) / 24);
+      const weekly = hours >= 120 ? 0.8 : 1;
+      const noise = Math.exp(0.08 * gaussian(seededRandom(`${query.cloud}|${query.model}|${step}`))());
+      samples.push(round(TOTAL_REQUEST_RATE * (1 + 0.45 * daily) * weekly * noise));
+    }
+    return Promise.resolve({
+      cloud: query.cloud,
+      samples,
+      stepSeconds: query.stepSeconds,
+      source: 'simulated',
+    });
   }
 }
 

@@ -19,6 +19,73 @@ describe('configuration', () => {
     assert.equal(config.api.port, 3000);
     assert.equal(config.compliance.requireManifest, true, 'every release carries a manifest by default');
   });
+  test('pacing and predictive scaling: defaults, and bad bounds named by their path', () => {
+    const config = parseConfig({});
+    assert.equal(config.clouds[0]!.scaling?.requestsPerReplica, 8, 'the demo clouds scale from the forecast');
+    assert.deepEqual(config.pacing, {});
+    const scaled = parseConfig({
+      clouds: [
+        {
+          name: 'aws',
+          driver: 'simulated',
+          region: 'r',
+          jurisdiction: 'EU',
+          scaling: { requestsPerReplica: 5 },
+        },
+      ],
+    });
+    assert.deepEqual(scaled.clouds[0]!.scaling, {
+      requestsPerReplica: 5,
+      minReplicas: 2,
+      maxReplicas: 20,
+      targetUtilisation: 0.8,
+      horizonMinutes: 30,
+      stepSeconds: 300,
+      historySamples: 576,
+    });
+    assert.throws(
+      () =>
+        parseConfig({
+          clouds: [
+            {
+              name: 'aws',
+              driver: 'simulated',
+              region: 'r',
+              jurisdiction: 'EU',
+              scaling: { requestsPerReplica: 5, minReplicas: 9, maxReplicas: 3 },
+            },
+          ],
+        }),
+      /\/clouds\/0\/scaling\/minReplicas: must not exceed maxReplicas/,
+    );
+    assert.throws(
+      () => parseConfig({ pacing: { lowRisk: 0.6, highRisk: 0.4 } }),
+      /\/pacing\/lowRisk: must be below/,
+    );
+    // A request that pins its steps runs them; one that does not is paced; both carry the policy.
+    const request = {
+      model: { name: 'cxr', version: '2.0.0', image: `registry.example/cxr:2.0.0@sha256:${'a'.repeat(64)}` },
+      clouds: ['aws'],
+    };
+    const noManifest = parseConfig({ compliance: { requireManifest: false } });
+    const person = { id: 'rm', name: 'RM', roles: ['release-manager' as const] };
+    const paced = buildReleaseInput({ request, releaseId: 'r-1', requestedBy: person, config: noManifest });
+    assert.equal(paced.pacing?.mode, 'adaptive');
+    const pinned = buildReleaseInput({
+      request: { ...request, canary: { steps: [10, 100] } },
+      releaseId: 'r-2',
+      requestedBy: person,
+      config: noManifest,
+    });
+    assert.equal(pinned.pacing?.mode, 'fixed');
+    assert.deepEqual(
+      releaseRequestProblems(
+        { ...request, canary: { steps: [10, 100], pacing: 'adaptive' } },
+        noManifest,
+      ).map((problem) => problem.field),
+      ['/canary/steps'],
+    );
+  });
   test('every problem is named by its path', () => {
     assert.throws(
       () => parseConfig({ api: { port: 'x' }, clouds: [{ name: 'aws' }] }),

@@ -173,16 +173,26 @@ describe('configuration and release settings for prometheus telemetry', () => {
       ],
     });
     // The default 300 s window at the default 15 s scrape: one sample per 30 s step, 10 of 20.
-    const problems = releaseRequestProblems(request(undefined, ['aws']), slow);
+    const problems = releaseRequestProblems(request({ pacing: 'fixed' }, ['aws']), slow);
     assert.equal(problems.length, 1);
     assert.equal(problems[0]!.field, '/canary/analysisIntervalSeconds');
     assert.match(
       problems[0]!.message,
-      /aws reads Prometheus, which scrapes every 15 s: a 300 s window holds 10 independent samples \(one per 30 s step\) and the judge needs 20; use an analysis interval of at least 600 s/,
+      /aws reads Prometheus, which scrapes every 15 s: a 300 s window holds 10 independent samples \(one per 30 s step\) and the judge needs 20; use an analysis interval of at least 600 s, or set/,
     );
-    assert.deepEqual(releaseRequestProblems(request({ analysisIntervalSeconds: 600 }, ['aws']), slow), []);
     assert.deepEqual(
-      releaseRequestProblems(request({ telemetry: { stepSeconds: 15 } }, ['aws']), slow),
+      releaseRequestProblems(request({ analysisIntervalSeconds: 600, pacing: 'fixed' }, ['aws']), slow),
+      [],
+    );
+    // Adaptive pacing (the default) may halve the interval: the request must allow for it.
+    const adaptive = releaseRequestProblems(request({ analysisIntervalSeconds: 600 }, ['aws']), slow);
+    assert.match(
+      adaptive[0]!.message,
+      /a 300 s window holds 10 independent samples .* use an analysis interval of at least 1200 s \(adaptive pacing may shorten it to 0.5 × as a 600 s interval goes to 300 s\), pin the plan with canary.pacing 'fixed'/,
+    );
+    assert.deepEqual(releaseRequestProblems(request({ analysisIntervalSeconds: 1200 }, ['aws']), slow), []);
+    assert.deepEqual(
+      releaseRequestProblems(request({ telemetry: { stepSeconds: 15 }, pacing: 'fixed' }, ['aws']), slow),
       [],
       'a release may choose overlapping samples',
     );
