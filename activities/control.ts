@@ -194,19 +194,26 @@ export function createControlActivities(dependencies: ControlDependencies) {
         previous: null,
       };
       const current = input.manifest ? changeInputs(previousReleaseOf(input.manifest)) : {};
-      const prediction = await risk.assess({
-        model: input.model.name,
-        version: input.model.version,
-        clouds: input.clouds.map((cloud) => cloud.name),
-        ...(request.staging ? { staging: request.staging } : {}),
-        ...(request.compliance ? { compliance: request.compliance } : {}),
-        deployed: {
-          version: known.deployedVersion,
-          inputs: known.previous ? changeInputs(known.previous) : {},
-        },
-        inputs: current,
-        traffic: Object.fromEntries(request.traffic.map((history) => [history.cloud, history.samples])),
-      });
+      const prediction = await risk
+        .assess({
+          model: input.model.name,
+          version: input.model.version,
+          clouds: input.clouds.map((cloud) => cloud.name),
+          ...(request.staging ? { staging: request.staging } : {}),
+          ...(request.compliance ? { compliance: request.compliance } : {}),
+          deployed: {
+            version: known.deployedVersion,
+            inputs: known.previous ? changeInputs(known.previous) : {},
+          },
+          inputs: current,
+          traffic: Object.fromEntries(request.traffic.map((history) => [history.cloud, history.samples])),
+        })
+        .catch((error: unknown) => {
+          // Features out of range cannot get better by retrying: the workflow falls back at once.
+          if (error instanceof RangeError)
+            throw ApplicationFailure.nonRetryable(error.message, 'RISK_FEATURES_INVALID');
+          throw error;
+        });
       const policy = input.pacing ?? pacingPolicy({ mode: 'fixed' });
       const waves =
         policy.mode === 'adaptive'
@@ -331,10 +338,18 @@ export function createControlActivities(dependencies: ControlDependencies) {
       fallback: boolean;
     } | null> {
       const { scaling, history } = request;
-      const finite = history.samples.filter((value) => Number.isFinite(value) && value >= 0);
-      // Nothing measured: no basis for a change, the capacity stays as it is.
-      if (finite.length === 0) return null;
-      return planCapacity(finite, {
+      // Steps without a measurement carry the last one forward (the forecaster reads time of day from
+      // the position); the leading ones are dropped. Nothing measured, or nothing recent: no basis for
+      // a change, the capacity stays as it is.
+      const measured = (value: number | undefined) =>
+        value !== undefined && Number.isFinite(value) && value >= 0;
+      if (!history.samples.slice(-3).some(measured)) return null;
+      const filled: number[] = [];
+      for (const value of history.samples) {
+        if (measured(value)) filled.push(value);
+        else if (filled.length > 0) filled.push(filled.at(-1)!);
+      }
+      return planCapacity(filled, {
         capacityPerReplica: scaling.requestsPerReplica,
         minReplicas: scaling.minReplicas,
         maxReplicas: scaling.maxReplicas,

@@ -39,11 +39,13 @@
 // per release from the stable version's history, as an operator sets them from a dashboard, plus the
 // same hard limits), and static provisioning (replicas for the peak seen in the warm-up × 1.2).
 //
-// THIS PRODUCT. The same staging; the compliance gate with the shipped policy packs (evaluateRelease,
+// THIS PRODUCT. The same staging; the same scan (SCAN_MINUTES: its SBOM and vulnerability results are
+// evidence the gate reads) and the compliance gate with the shipped policy packs (evaluateRelease,
 // timed); the risk model (ml/risk/model.ts, from its prior, refitted every REFIT_EVERY outcomes from
 // the outcomes it observed) choosing the canary plan within the default pacing policy
 // (domain/pacing.ts) from a 10-minute base interval — the pilot's plan for the predicted risk, the
-// second wave's for the risk once the pilot has passed (riskAfterPilot); each interval looked at PACING_DEFAULTS.looks
+// second wave's for the risk once the pilot has passed (riskAfterPilot), or the policy --pacing gives (JSON,
+// as the configuration's `pacing`); each interval looked at the policy's `looks`
 // times with early conclusion only on decisive evidence (activities/analysis/early.ts, the rule the
 // lookAtCanary activity applies); the release judge (hard limits, Mann-Whitney with the shift, the
 // anomaly model's scores, marginal verdicts re-checked on fresh data up to twice), as bench:canary
@@ -51,12 +53,14 @@
 // never below what the current load needs), with the reactive (HPA) policy reported as the baseline.
 //
 // MEASURED (simulated minutes; the sign-off is a person's decision and is excluded from both):
-//  - deployment time: mean over good releases with a compliant manifest that the pipeline completed,
+//  - deployment time: mean over good releases with a compliant manifest that both pipelines completed,
 //    from staging to promotion (staging + compliance + the pilot's canary + the slower of the second
 //    wave's + PROMOTE_MINUTES);
 //  - fault tolerance: over bad releases with a compliant manifest, the share rolled back before any
 //    cloud's canary reached 100 % of its traffic; and before any exceeded 25 %;
-//  - security compliance: the share of injected violations caught before deployment;
+//  - security compliance: the share of injected violations caught before deployment: the violated
+//    control reported as failing (a failed blocker or major blocks the release; a failed minor is a
+//    finding on the record that raises the release's risk, and the release goes on);
 //  - false rollbacks: the share of good releases with a compliant manifest rolled back;
 //  - scaling: per cloud a real request-rate series (ELB request count, two EC2 network-in series),
 //    after a warm-up of 30 % of the series, as bench:scaling runs them (bench/provisioning-comparison.ts):
@@ -74,7 +78,13 @@ import { earlyLook } from '../activities/analysis/early.js';
 import { evaluateRelease } from '../activities/compliance/evaluate.js';
 import { seededRandom } from '../activities/telemetry/simulated.js';
 import { FailureCode } from '../domain/errors.js';
-import { PACING_DEFAULTS, wavePlans, type CanaryPlan } from '../domain/pacing.js';
+import {
+  pacingPolicy,
+  pacingPolicyProblems,
+  wavePlans,
+  type CanaryPlan,
+  type PacingPolicyInput,
+} from '../domain/pacing.js';
 import { RELEASE_DEFAULTS } from '../domain/release.js';
 import { CANARY_SCORER_DEFAULTS, scoreCanarySeries } from '../ml/canary-scorer.js';
 import { trafficLoad } from '../ml/risk/features.js';
@@ -108,6 +118,7 @@ const { values } = parseArgs({
     'bad-share': { type: 'string', default: '0.2' },
     'violation-share': { type: 'string', default: '0.2' },
     'risk-signal': { type: 'string', default: '1' },
+    pacing: { type: 'string' },
     out: { type: 'string', default: '.data/bench/paper' },
     chart: { type: 'string', default: 'docs/images/bench-paper.svg' },
     'json-only': { type: 'boolean', default: false },
@@ -148,7 +159,7 @@ const LOAD_SERIES: Record<Cloud, string> = {
 };
 const MODEL_COUNT = 8;
 const REFIT_EVERY = 20;
-/** A week of 5-minute samples: what static provisioning and the forecaster learn from first. */
+/** A week of 5-minute samples: the first release's moment in the load series (its traffic level needs a day before it). */
 const WARMUP_SAMPLES = 2016;
 /** Canary data per cloud release: enough for the most careful plan and its re-checks. */
 const CANARY_UNITS = 40;
@@ -172,6 +183,8 @@ interface CloudRun {
 
 interface PipelineRun {
   blocked: boolean;
+  /** The pipeline reported the release's injected violation (blocking it, or as a finding). */
+  flagged: boolean;
   rolledBack: boolean;
   /** Highest canary weight any cloud reached before the end. */
   maxWeight: number;
@@ -220,7 +233,10 @@ function runMedrelease(
   for (const weight of plan.steps) {
     for (let recheck = 0; recheck <= maxRechecks; recheck++) {
       if (cursor + rows > available) {
+        // Out of replayed telemetry: the rest of the plan passes unjudged, at its full duration.
         run.outOfData = true;
+        const remaining = plan.steps.length - plan.steps.indexOf(weight);
+        run.minutes += (remaining * plan.analysisIntervalSeconds) / 60;
         return run;
       }
       const judge = (to: number) => {
@@ -296,7 +312,7 @@ function runTraditional(release: CanaryRelease, config: JudgeConfig): CloudRun {
 /** The waves: the pilot first; the second wave's clouds together, the first failure stopping both. */
 function runWaves(
   runCloud: (cloud: Cloud) => CloudRun,
-): Omit<PipelineRun, 'blocked' | 'minutes'> & { canaryMinutes: number } {
+): Omit<PipelineRun, 'blocked' | 'flagged' | 'minutes'> & { canaryMinutes: number } {
   const clouds: Partial<Record<Cloud, CloudRun>> = {};
   let canaryMinutes = 0;
   let maxWeight = 0;
@@ -382,7 +398,7 @@ function scalingOf(series: readonly number[]): Promise<PolicyComparison> {
 function usage(problem: string): never {
   process.stderr.write(
     `${problem}\nusage: npm run bench:paper -- --data <nab data dir> --labels <combined_windows.json> [--seed 1] [--releases 200] ` +
-      `[--bad-share 0.2] [--violation-share 0.2] [--risk-signal 1] [--out DIR] [--chart FILE] [--json-only]\n`,
+      `[--bad-share 0.2] [--violation-share 0.2] [--risk-signal 1] [--pacing JSON] [--out DIR] [--chart FILE] [--json-only]\n`,
   );
   process.exit(2);
 }
@@ -423,6 +439,17 @@ async function main(): Promise<void> {
   const badShare = numberFlag('bad-share', values['bad-share'], 0, 1);
   const violationShare = numberFlag('violation-share', values['violation-share'], 0, 1);
   const signal = numberFlag('risk-signal', values['risk-signal'], 0, 1);
+  // The pacing policy: the product's defaults, or a deployment's (--pacing, as the configuration's `pacing`).
+  let policy = pacingPolicy();
+  if (values.pacing) {
+    try {
+      policy = pacingPolicy(JSON.parse(values.pacing) as PacingPolicyInput);
+    } catch (error) {
+      usage(`--pacing: ${(error as Error).message}`);
+    }
+    const problems = pacingPolicyProblems(policy);
+    if (problems.length > 0) usage(`--pacing: ${problems.join('; ')}`);
+  }
   const load = await machineLoad();
   const { tensorflow } = await import('../ml/tf.js');
   const { backend } = await tensorflow({ log: note });
@@ -459,20 +486,21 @@ async function main(): Promise<void> {
     if (bad) {
       kind = kinds[Math.floor(random() * kinds.length)]!;
       const pool = byKind.get(kind)!;
-      canaries = Object.fromEntries(
-        // Each corpus release of the kind once, in turn (reused only if the kind runs out).
-        CLOUDS.map((cloud) => [
-          cloud,
-          pool[(used.set(kind, (used.get(kind) ?? -1) + 1), used.get(kind)!) % pool.length]!,
-        ]),
-      ) as Record<Cloud, CanaryRelease>;
+      // Each corpus release of the kind once, in turn (reused only if the kind runs out).
+      const next = () => {
+        const index = used.get(kind) ?? 0;
+        used.set(kind, index + 1);
+        return pool[index % pool.length]!;
+      };
+      canaries = Object.fromEntries(CLOUDS.map((cloud) => [cloud, next()])) as Record<Cloud, CanaryRelease>;
     } else {
       canaries = Object.fromEntries(
         CLOUDS.map((cloud, index) => [cloud, goods[good * 3 + index]!]),
       ) as Record<Cloud, CanaryRelease>;
       good += 1;
     }
-    const { model, ...context } = drawContext(bad, signal, random);
+    // Its own stream: the corpus is the same whatever --risk-signal is.
+    const { model, ...context } = drawContext(bad, signal, seededRandom(`bench:paper|${seed}|context|${id}`));
     const violation = random() < violationShare ? cases[Math.floor(random() * cases.length)] : undefined;
     releases.push({
       id,
@@ -487,7 +515,10 @@ async function main(): Promise<void> {
   }
 
   // The compliance gate on every distinct manifest (timed), and the traditional checks.
-  const gate = new Map<string, { caught: boolean; score: number; findings: number; ms: number }>();
+  const gate = new Map<
+    string,
+    { caught: boolean; blocked: boolean; score: number; findings: number; ms: number }
+  >();
   const manifestOf = async (violation: ComplianceCase | undefined) => {
     const key = violation ? `${violation.control}|${violation.name}` : 'compliant';
     let entry = gate.get(key);
@@ -500,7 +531,17 @@ async function main(): Promise<void> {
         (control) =>
           (control.status === 'fail' || control.status === 'error') && control.severity === 'minor',
       ).length;
-      entry = { caught: report.decision === 'blocked', score: report.score, findings, ms };
+      // Caught: the gate reports the violated control as not passing (as bench:compliance's recall
+      // counts it). A failed blocker or major blocks the release; a failed minor is a finding on the
+      // record (and raises the release's risk) while the release goes on.
+      const control = violation ? report.controls.find((entry) => entry.id === violation.control) : undefined;
+      entry = {
+        caught: control !== undefined && control.status !== 'pass',
+        blocked: report.decision === 'blocked',
+        score: report.score,
+        findings,
+        ms,
+      };
       gate.set(key, entry);
     }
     return entry;
@@ -522,6 +563,7 @@ async function main(): Promise<void> {
     const traditional: PipelineRun = traditionalCatches
       ? {
           blocked: true,
+          flagged: true,
           rolledBack: false,
           maxWeight: 0,
           minutes: STAGING_MINUTES + SCAN_MINUTES,
@@ -531,6 +573,7 @@ async function main(): Promise<void> {
           const waves = runWaves((cloud) => runTraditional(release.canaries[cloud], config));
           return {
             blocked: false,
+            flagged: false,
             rolledBack: waves.rolledBack,
             maxWeight: waves.maxWeight,
             clouds: waves.clouds,
@@ -553,15 +596,16 @@ async function main(): Promise<void> {
       ),
     };
     const prediction = model.predict(features);
-    const plans = wavePlans(prediction.probability, BASE_INTERVAL_SECONDS, PACING_DEFAULTS);
+    const plans = wavePlans(prediction.probability, BASE_INTERVAL_SECONDS, policy);
     const plan = plans.pilot.plan;
     let medrelease: PipelineRun;
-    if (gateResult.caught) {
+    if (gateResult.blocked) {
       medrelease = {
         blocked: true,
+        flagged: gateResult.caught,
         rolledBack: false,
         maxWeight: 0,
-        minutes: STAGING_MINUTES + gateResult.ms / 60_000,
+        minutes: STAGING_MINUTES + SCAN_MINUTES + gateResult.ms / 60_000,
         clouds: {},
       };
     } else {
@@ -590,12 +634,14 @@ async function main(): Promise<void> {
       );
       medrelease = {
         blocked: false,
+        flagged: gateResult.caught,
         rolledBack: waves.rolledBack,
         maxWeight: waves.maxWeight,
         clouds: waves.clouds,
         ...(waves.failedCloud ? { failedCloud: waves.failedCloud } : {}),
         minutes:
           STAGING_MINUTES +
+          SCAN_MINUTES +
           gateResult.ms / 60_000 +
           waves.canaryMinutes +
           (waves.rolledBack ? 0 : PROMOTE_MINUTES),
@@ -664,7 +710,13 @@ async function main(): Promise<void> {
       release.bad && !release.violation ? [runs[index]!] : [],
     );
     const violations = releases.flatMap((release, index) => (release.violation ? [runs[index]!] : []));
-    const completed = compliantGood.filter((run) => !run.blocked && !run.rolledBack);
+    // Deployment time over the same releases in both columns: those both pipelines completed.
+    const completed = releases.flatMap((release, index) => {
+      const both = [results[index]!.traditional, results[index]!.medrelease];
+      return !release.bad && !release.violation && both.every((run) => !run.blocked && !run.rolledBack)
+        ? [runs[index]!]
+        : [];
+    });
     const runsOf = (list: PipelineRun[]) => list.flatMap((run) => Object.values(run.clouds));
     return {
       deploymentMinutes: mean(completed.map((run) => run.minutes)),
@@ -674,7 +726,7 @@ async function main(): Promise<void> {
       stoppedBefore25: share(
         compliantBad.map((run) => run.blocked || (run.rolledBack && run.maxWeight <= 25)),
       ),
-      complianceCaught: share(violations.map((run) => run.blocked)),
+      complianceCaught: share(violations.map((run) => run.flagged)),
       falseRollbackRate: share(compliantGood.map((run) => run.rolledBack)),
       earlyConclusions: share(
         runsOf(runs).flatMap((run) =>
@@ -721,7 +773,11 @@ async function main(): Promise<void> {
     percent(traditional.faultTolerance),
     percent(medrelease.faultTolerance),
   );
-  row(`  bad stopped before 25 %`, percent(traditional.stoppedBefore25), percent(medrelease.stoppedBefore25));
+  row(
+    `  bad stopped at a step of at most 25 %`,
+    percent(traditional.stoppedBefore25),
+    percent(medrelease.stoppedBefore25),
+  );
   row(
     `security compliance: injected violations caught`,
     percent(traditional.complianceCaught),
@@ -848,10 +904,10 @@ function chart(
         'min',
       ),
       svgBarPanel(
-        'Fault tolerance: bad releases stopped before full traffic / before 25 %',
+        'Fault tolerance: bad releases stopped before full traffic / at a step of at most 25 %',
         [
           ...pair('before 100 %', traditional.faultTolerance, medrelease.faultTolerance, 100),
-          ...pair('before 25 %', traditional.stoppedBefore25, medrelease.stoppedBefore25, 100),
+          ...pair('at ≤ 25 %', traditional.stoppedBefore25, medrelease.stoppedBefore25, 100),
         ],
         '%',
       ),

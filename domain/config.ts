@@ -97,6 +97,9 @@ export const CloudConfig = Type.Object(
 );
 export type CloudConfig = Static<typeof CloudConfig>;
 
+/** The forecaster looks at most this many history steps ahead (a day of 5-minute steps). */
+export const MAX_FORECAST_HORIZON = 288;
+
 /** Predictive scaling of the demo's simulated clouds (their load is about 40 requests/s). */
 const DEMO_SCALING = {
   requestsPerReplica: 8,
@@ -337,6 +340,13 @@ export function parseConfig(raw: unknown, source = 'configuration'): Config {
       `${source} is invalid:\n${pacing.map((line) => `  /${line.replace('.', '/').replace(': ', ': ')}`).join('\n')}`,
     );
   for (const [index, cloud] of config.clouds.entries()) {
+    if (
+      cloud.scaling &&
+      (cloud.scaling.horizonMinutes * 60) / cloud.scaling.stepSeconds > MAX_FORECAST_HORIZON
+    )
+      throw new ConfigError(
+        `${source} is invalid:\n  /clouds/${index}/scaling/horizonMinutes: at most ${MAX_FORECAST_HORIZON} steps of stepSeconds ahead (${cloud.scaling.horizonMinutes} min is ${Math.round((cloud.scaling.horizonMinutes * 60) / cloud.scaling.stepSeconds)})`,
+      );
     if (cloud.scaling && cloud.scaling.minReplicas > cloud.scaling.maxReplicas)
       throw new ConfigError(
         `${source} is invalid:\n  /clouds/${index}/scaling/minReplicas: must not exceed maxReplicas`,

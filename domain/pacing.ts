@@ -242,8 +242,9 @@ export function adaptivePlan(
   const factor = geometric(policy.intervalFactor.lowest, policy.intervalFactor.highest, u);
   const interval = Math.max(
     policy.minIntervalSeconds,
-    Math.round(
-      baseIntervalSeconds * clamp(factor, policy.intervalFactor.lowest, policy.intervalFactor.highest),
+    // Rounded up: never below the policy's factor.
+    Math.ceil(
+      baseIntervalSeconds * clamp(factor, policy.intervalFactor.lowest, policy.intervalFactor.highest) - 1e-9,
     ),
   );
   const looks = interval > 0 ? policy.looks : 1;

@@ -104,7 +104,7 @@ export function releaseRequestProblems(request: CreateReleaseRequest, config: Co
     const adaptive =
       (request.canary?.pacing ?? (request.canary?.steps ? 'fixed' : policy.mode)) === 'adaptive';
     const interval = adaptive
-      ? Math.max(policy.minIntervalSeconds, Math.round(requested * policy.intervalFactor.lowest))
+      ? Math.max(policy.minIntervalSeconds, Math.ceil(requested * policy.intervalFactor.lowest - 1e-9))
       : requested;
     const plan = new PrometheusTelemetrySource({
       cloud: name,

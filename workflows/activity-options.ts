@@ -49,3 +49,16 @@ export function cloudOptions(
     },
   };
 }
+
+/**
+ * Reads of a cloud that a release can do without (the traffic history for the risk model): bounded in
+ * total time, so a cloud whose worker is down delays the release by at most `seconds`, never holds it.
+ */
+export function optionalCloudReadOptions(taskQueue: string | undefined, seconds = 60): ActivityOptions {
+  return {
+    ...(taskQueue ? { taskQueue } : {}),
+    scheduleToCloseTimeout: seconds * 1000,
+    startToCloseTimeout: Math.min(30, seconds) * 1000,
+    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds' },
+  };
+}

@@ -5,6 +5,7 @@
 import {
   ApplicationFailure,
   condition,
+  isCancellation,
   getExternalWorkflowHandle,
   patched,
   proxyActivities,
@@ -80,29 +81,25 @@ export async function CloudRolloutWorkflow(input: CloudRolloutInput): Promise<Cl
     });
   };
 
-  await report({ state: 'deploying', step: null, weight: 0, event: 'canary deployment started' });
-  await recordCorrections(await cloud.deployCanary(target), null, 0);
-
-  const steps: StepVerdict[] = [];
-  for (const [step, weight] of input.canary.steps.entries()) {
-    if (paused) {
-      await report({ state: 'canary', step, weight: steps.at(-1)?.weight ?? 0, event: 'paused before step' });
-      await condition(() => !paused);
-    }
-    // Predictive scaling: the capacity for the forecast load is in place before traffic moves.
-    if (input.scaling && patched('predictive-scaling')) {
-      const previousWeight = steps.at(-1)?.weight ?? 0;
+  /**
+   * Predictive scaling: the capacity for the forecast load is in place before traffic moves. It is an
+   * optimisation: if the history, the forecast or the change fails, the capacity is left as it is and
+   * the timeline says why; the canary goes on.
+   */
+  const scaleAhead = async (step: number, weight: number, previousWeight: number): Promise<void> => {
+    const scaling = input.scaling!;
+    try {
       const history = await cloud.loadHistory({
         releaseId: input.releaseId,
         model: { name: input.model.name },
-        samples: input.scaling.historySamples,
-        stepSeconds: input.scaling.stepSeconds,
+        samples: scaling.historySamples,
+        stepSeconds: scaling.stepSeconds,
       });
       const capacity = await control.planCapacity({
         releaseId: input.releaseId,
         cloud: input.cloud,
         history,
-        scaling: input.scaling,
+        scaling,
       });
       if (!capacity) {
         await report({
@@ -126,16 +123,40 @@ export async function CloudRolloutWorkflow(input: CloudRolloutInput): Promise<Cl
             `capacity set to ${capacity.replicas} replicas ahead of ${weight}%: ` +
             (capacity.fallback
               ? `too little request-rate history to forecast (${history.source}${history.error ? `: ${history.error}` : ''}), sized for the recent peak ${capacity.forecastPeak.toFixed(1)} req/s`
-              : `forecast peak ${capacity.forecastPeak.toFixed(1)} req/s over the next ${input.scaling.horizonMinutes} min (the reactive autoscaler would set ${capacity.reactiveReplicas})`),
+              : `forecast peak ${capacity.forecastPeak.toFixed(1)} req/s over the next ${scaling.horizonMinutes} min (the reactive autoscaler would set ${capacity.reactiveReplicas})`),
         });
       }
+    } catch (error) {
+      if (isCancellation(error)) throw error;
+      await report({
+        state: step === 0 ? 'deploying' : 'canary',
+        step,
+        weight: previousWeight,
+        event: `capacity left as it is: predictive scaling failed (${innermostMessage(error)})`,
+      });
     }
+  };
+
+  await report({ state: 'deploying', step: null, weight: 0, event: 'canary deployment started' });
+  await recordCorrections(await cloud.deployCanary(target), null, 0);
+
+  const steps: StepVerdict[] = [];
+  for (const [step, weight] of input.canary.steps.entries()) {
+    if (paused) {
+      await report({ state: 'canary', step, weight: steps.at(-1)?.weight ?? 0, event: 'paused before step' });
+      await condition(() => !paused);
+    }
+    // Predictive scaling: the capacity for the forecast load is in place before traffic moves.
+    if (input.scaling && patched('predictive-scaling'))
+      await scaleAhead(step, weight, steps.at(-1)?.weight ?? 0);
     await recordCorrections(await cloud.setCanaryWeight({ ...target, step, weight }), step, weight);
     await report({ state: 'canary', step, weight, event: `canary weight set to ${weight}%` });
     const interval = input.canary.analysisIntervalSeconds;
     // Sequential analysis: the interval is looked at `looks` times; from the earliest look on, a step
     // concludes as soon as the evidence is decisive, and otherwise at the interval's end as before.
-    const looks = interval > 0 && (input.canary.looks ?? 1) > 1 ? input.canary.looks! : 1;
+    // (Rollouts whose history was recorded without looks replay as one look per interval.)
+    const looks =
+      interval > 0 && (input.canary.looks ?? 1) > 1 && patched('sequential-looks') ? input.canary.looks! : 1;
     const collect = (recheck: number, look: number) =>
       cloud.collectTelemetry({
         ...target,
@@ -245,4 +266,10 @@ function summaryOf(verdict: StepVerdict): string {
 /** Deterministic child id: a retried parent finds its own children again. */
 export function cloudRolloutWorkflowId(releaseId: string, cloudName: string): string {
   return `${releaseId}--${cloudName}`;
+}
+
+function innermostMessage(error: unknown): string {
+  let message = error instanceof Error ? error.message : String(error);
+  for (let cursor = error; cursor instanceof Error; cursor = cursor.cause) message = cursor.message;
+  return message;
 }

@@ -32,7 +32,7 @@ import {
 import { operatorRefusal, signoffRefusal, waiverRefusal } from '../domain/rules.js';
 import { CloudsKey, ModelNameKey, ModelVersionKey, StageKey } from '../domain/search-attributes.js';
 import type { OperatorAction, ReleaseStatus, SignoffRecord, TimelineEvent } from '../domain/status.js';
-import { cloudOptions, controlOptions } from './activity-options.js';
+import { cloudOptions, controlOptions, optionalCloudReadOptions } from './activity-options.js';
 import { CloudRolloutWorkflow, cloudRolloutWorkflowId } from './cloud-rollout.js';
 import {
   cloudProgressSignal,
@@ -460,7 +460,9 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
       input.clouds.map(async (cloud) => {
         const stepSeconds = cloud.scaling?.stepSeconds ?? TRAFFIC_STEP_SECONDS;
         try {
-          return await cloudActivities(cloud.name, 'bounded').loadHistory({
+          return await proxyActivities<CloudActivities>(
+            optionalCloudReadOptions(input.taskQueues.clouds[cloud.name]),
+          ).loadHistory({
             releaseId: input.releaseId,
             model: { name: input.model.name },
             samples: cloud.scaling?.historySamples ?? TRAFFIC_SAMPLES,
@@ -479,12 +481,20 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
         }
       }),
     );
-    return control.planCanary({
-      input,
-      ...(status.staging ? { staging: status.staging } : {}),
-      ...(status.compliance ? { compliance: status.compliance } : {}),
-      traffic,
-    });
+    try {
+      return await control.planCanary({
+        input,
+        ...(status.staging ? { staging: status.staging } : {}),
+        ...(status.compliance ? { compliance: status.compliance } : {}),
+        traffic,
+      });
+    } catch (error) {
+      // Without a risk assessment the release runs the plan it asked for (or the default): pacing is
+      // an optimisation, never a reason to fail a release.
+      if (isCancellation(error)) throw error;
+      record(`risk could not be assessed (${innermostMessage(error)}): running the requested canary plan`);
+      return undefined;
+    }
   };
 
   /** The canary settings each cloud runs: the chosen plan's steps, interval and looks. */
@@ -666,12 +676,15 @@ export async function ReleaseWorkflow(input: ReleaseInput): Promise<ReleaseStatu
     // sign. Releases started before pacing existed run their requested plan.
     if (patched('risk-adaptive-pacing')) {
       await holdWhilePaused();
-      status.pacing = await assessRisk();
-      const { plan, risk } = status.pacing;
-      record(
-        `risk ${(risk.probability * 100).toFixed(1)} %: ${status.pacing.mode} canary plan ${plan.steps.join(' → ')} %, ` +
-          `${plan.analysisIntervalSeconds} s intervals${plan.looks > 1 ? `, ${plan.looks} looks each` : ''}`,
-      );
+      const pacing = await assessRisk();
+      if (pacing) {
+        status.pacing = pacing;
+        const { plan, risk } = pacing;
+        record(
+          `risk ${(risk.probability * 100).toFixed(1)} %: ${pacing.mode} canary plan ${plan.steps.join(' → ')} %, ` +
+            `${plan.analysisIntervalSeconds} s intervals${plan.looks > 1 ? `, ${plan.looks} looks each` : ''}`,
+        );
+      }
     }
 
     await holdWhilePaused();

@@ -35,7 +35,8 @@ import type { LoadHistory, LoadHistoryQuery, TelemetryQuery, TelemetrySource } f
 
 /** The label matchers of one track of one model version, as the reference model server labels its series. */
 /** A model's total request rate in one cloud (the load forecaster's input). */
-export const LOAD_QUERY = 'sum(rate(inference_requests_total{model={{model}},cloud={{cloud}}}[{{rate}}]))';
+export const LOAD_QUERY =
+  'sum(rate(inference_requests_total{model="{{model}}",cloud="{{cloud}}"}[{{rate}}]))';
 
 export const DEFAULT_SELECTOR = 'model="{{model}}",version="{{version}}",cloud="{{cloud}}",track="{{track}}"';
 
@@ -313,21 +314,26 @@ export class PrometheusTelemetrySource implements TelemetrySource {
   }
 
   /** Window, step, rate window and history of one collection, in seconds. */
-  windowPlan(query: Pick<TelemetryQuery, 'windowSeconds' | 'settings'>): {
+  windowPlan(query: Pick<TelemetryQuery, 'windowSeconds' | 'settings' | 'look' | 'looks'>): {
     windowSeconds: number;
     stepSeconds: number;
     rateSeconds: number;
     historySeconds: number;
   } {
+    // A look into an interval (sequential analysis) samples at the whole interval's step, so that each
+    // look's samples extend the previous look's rather than resampling the interval more finely.
+    const looks = Math.max(1, query.looks ?? 1);
+    const look = Math.min(looks, Math.max(1, query.look ?? looks));
     // A zero interval (tests of the workflow) still needs a window Prometheus can answer for.
-    const windowSeconds = Math.max(query.windowSeconds, 10 * this.scrapeIntervalSeconds);
+    const fullSeconds = Math.max((query.windowSeconds * looks) / look, 10 * this.scrapeIntervalSeconds);
     // Samples must be independent for the rank test: each rate window is one step long, so neighbouring
     // samples share no scrape (overlapping windows made the test see ~3× more evidence than there was,
     // and failed healthy canaries on real telemetry). rate() needs two scrapes in its window, hence a
     // step of at least two scrape intervals.
     const minimumStep = 2 * this.scrapeIntervalSeconds;
     const stepSeconds =
-      query.settings?.stepSeconds ?? Math.max(1, windowSeconds / SAMPLES_PER_WINDOW, minimumStep);
+      query.settings?.stepSeconds ?? Math.max(1, fullSeconds / SAMPLES_PER_WINDOW, minimumStep);
+    const windowSeconds = look < looks ? Math.max((fullSeconds * look) / looks, stepSeconds) : fullSeconds;
     const rateSeconds = Math.max(stepSeconds, minimumStep);
     const historySeconds = Math.min(
       query.settings?.historySeconds ?? DEFAULT_HISTORY_STEPS * stepSeconds,

@@ -80,16 +80,20 @@ export function complianceFindings(report: ComplianceReport): number {
 /** The busiest cloud's recent request rate (mean of the last 3 samples) over its median, at most 10; 1 without data. */
 export function trafficLoad(traffic: Record<string, readonly number[]>): number {
   let load = 0;
+  let measured = false;
   for (const series of Object.values(traffic)) {
     const finite = series.filter((value) => Number.isFinite(value) && value >= 0);
     if (finite.length < 3) continue;
     const sorted = [...finite].sort((a, b) => a - b);
     const median = sorted[Math.floor(sorted.length / 2)]!;
     const recent = finite.slice(-3).reduce((sum, value) => sum + value, 0) / 3;
-    if (median > 0) load = Math.max(load, recent / median);
+    if (median > 0) {
+      measured = true;
+      load = Math.max(load, recent / median);
+    }
   }
   // Bursty series can sit far above their median for a moment: beyond 10× it says nothing more.
-  return load === 0 ? 1 : clamp(round4(load), 0, 10);
+  return measured ? clamp(round4(load), 0, 10) : 1;
 }
 
 function clamp(value: number, low: number, high: number): number {

@@ -23,7 +23,7 @@ import { tensorflow } from '../tf.js';
 export interface RiskFeatures {
   /** Worst relative drop of a staging metric below the cleared baseline (0.03 = 3 % below; 0 when none is below). */
   validationDrop: number;
-  /** How far the version moves from the one deployed: 0 patch (or first release), 0.5 minor, 1 major. */
+  /** How far the version moves from the one deployed: 0 patch, 0.5 minor, 1 major — or a model's first release. */
   versionChange: number;
   /** Inputs that changed besides the weights (deployment manifests, SBOM, risk file, labeling, validation set), 0–5. */
   artifactChanges: number;

@@ -230,3 +230,7 @@ export async function kubeReleaseFixture(options: {
     },
   };
 }
+
+/** The model versions the driver tests release: a stable one and a new one, pinned by digest. */
+export const STABLE = { version: '1.0.0', image: 'registry.example/cxr:1.0.0@sha256:' + 'aa'.repeat(32) };
+export const NEW = { version: '1.1.0', image: 'registry.example/cxr:1.1.0@sha256:' + 'bb'.repeat(32) };

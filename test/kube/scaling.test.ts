@@ -18,13 +18,12 @@ import {
   clusterSnapshot,
   createNamespace,
   driverFor,
+  NEW,
   routeWeights,
+  STABLE,
   testClusters,
   type TestClusters,
 } from '../helpers/kube.js';
-
-const STABLE = { version: '1.0.0', image: 'registry.example/cxr:1.0.0@sha256:' + 'aa'.repeat(32) };
-const NEW = { version: '1.1.0', image: 'registry.example/cxr:1.1.0@sha256:' + 'bb'.repeat(32) };
 
 function operation(releaseId: string, step: string): CloudOperation {
   return { operationId: `${releaseId}:${step}`, releaseId, model: { name: 'cxr', ...NEW } };

@@ -16,6 +16,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import type { CreateReleaseRequest } from '../../domain/release.js';
 import type { ReleaseStatus, StepVerdict, VerdictReason } from '../../domain/status.js';
+import { PrometheusTelemetrySource } from '../../activities/telemetry/prometheus.js';
 import { startTelemetryLab, type TelemetryLab } from '../../infra/telemetry-lab.js';
 import { cloudRolloutWorkflowId } from '../../workflows/cloud-rollout.js';
 import { signoffUpdate, statusQuery } from '../../workflows/messages.js';
@@ -126,6 +127,29 @@ describe(
         }
       }
     };
+
+    test('the request-rate history for predictive scaling: every version and track of the model in one cloud', async () => {
+      for (const cloud of lab.cloudConfigs()) {
+        const source = new PrometheusTelemetrySource({ cloud: cloud.name, url: cloud.prometheus!.url });
+        const history = await source.loadHistory({ cloud: cloud.name, model: MODEL, samples: 20, stepSeconds: 2 });
+        assert.equal(history.source, 'prometheus', history.error);
+        assert.equal(history.samples.length, 20);
+        // A stable and a canary instance at 20 requests/s each; the first steps may predate the scrapes.
+        const recent = history.samples.slice(-5);
+        assert.ok(
+          recent.every((value) => value > 25 && value < 55),
+          `${cloud.name}: ${JSON.stringify(history.samples)}`,
+        );
+      }
+      const unreachable = await new PrometheusTelemetrySource({
+        cloud: 'aws',
+        url: 'http://127.0.0.1:9',
+        retries: 0,
+      }).loadHistory({ cloud: 'aws', model: MODEL, samples: 5, stepSeconds: 2 });
+      assert.equal(unreachable.source, 'unavailable');
+      assert.deepEqual(unreachable.samples, []);
+      assert.ok((unreachable.error ?? '').length > 0, 'the reason is given');
+    });
 
     test('added latency on the canary: held as marginal, then rolled back on latency_p99_ms', async () => {
       await lab.setFaults('canary', { latencyMs: 150, latencyJitterMs: 20 });

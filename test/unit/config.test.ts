@@ -59,6 +59,21 @@ describe('configuration', () => {
       /\/clouds\/0\/scaling\/minReplicas: must not exceed maxReplicas/,
     );
     assert.throws(
+      () =>
+        parseConfig({
+          clouds: [
+            {
+              name: 'aws',
+              driver: 'simulated',
+              region: 'r',
+              jurisdiction: 'EU',
+              scaling: { requestsPerReplica: 5, horizonMinutes: 1440, stepSeconds: 60 },
+            },
+          ],
+        }),
+      /\/clouds\/0\/scaling\/horizonMinutes: at most 288 steps of stepSeconds ahead \(1440 min is 1440\)/,
+    );
+    assert.throws(
       () => parseConfig({ pacing: { lowRisk: 0.6, highRisk: 0.4 } }),
       /\/pacing\/lowRisk: must be below/,
     );

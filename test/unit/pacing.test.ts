@@ -38,7 +38,7 @@ function assertWithinPolicy(
     `interval ≥ the policy's seconds: ${label}`,
   );
   assert.ok(
-    plan.analysisIntervalSeconds >= Math.round(base * bounds.intervalFactor.lowest) - 0.5,
+    plan.analysisIntervalSeconds >= base * bounds.intervalFactor.lowest - 1e-6,
     `interval ≥ the policy's factor × base: ${label}`,
   );
   assert.ok(plan.earliestLook >= bounds.earliestLook, label);

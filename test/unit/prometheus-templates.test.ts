@@ -5,6 +5,7 @@ import { describe, test } from 'node:test';
 import {
   DEFAULT_QUERIES,
   DEFAULT_SELECTOR,
+  LOAD_QUERY,
   PrometheusTelemetrySource,
   duration,
   renderTemplate,
@@ -63,6 +64,23 @@ describe('prometheus query templates', () => {
     });
     // A zero interval (workflow tests) still asks Prometheus for ten scrapes' worth.
     assert.equal(source.windowPlan({ windowSeconds: 0 }).windowSeconds, 5);
+    // A look into an interval samples at the whole interval's step: its samples are the first of the
+    // interval's (2 of 4 looks into 60 s: 30 s at the 2 s step, 15 of the interval's 30 samples).
+    assert.deepEqual(source.windowPlan({ windowSeconds: 30, look: 2, looks: 4 }), {
+      windowSeconds: 30,
+      stepSeconds: 2,
+      rateSeconds: 2,
+      historySeconds: 240,
+    });
+    assert.deepEqual(
+      source.windowPlan({ windowSeconds: 60, look: 4, looks: 4 }),
+      source.windowPlan({ windowSeconds: 60 }),
+    );
+    // The load query of predictive scaling: every version and track of the model in the cloud.
+    assert.equal(
+      renderTemplate(LOAD_QUERY, { model: 'cxr', cloud: 'aws', rate: '60000ms' }),
+      'sum(rate(inference_requests_total{model="cxr",cloud="aws"}[60000ms]))',
+    );
     // At the usual 15 s scrape interval a step is at least 30 s: 10 samples in a 5-minute window.
     const production = new PrometheusTelemetrySource({ cloud: 'aws', url: 'http://p:9090' });
     assert.deepEqual(production.windowPlan({ windowSeconds: 300 }), {
