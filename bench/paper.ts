@@ -114,7 +114,7 @@ const { values } = parseArgs({
     data: { type: 'string' },
     labels: { type: 'string' },
     seed: { type: 'string', default: '1' },
-    releases: { type: 'string', default: '200' },
+    releases: { type: 'string', default: '300' },
     'bad-share': { type: 'string', default: '0.2' },
     'violation-share': { type: 'string', default: '0.2' },
     'risk-signal': { type: 'string', default: '1' },
@@ -397,7 +397,7 @@ function scalingOf(series: readonly number[]): Promise<PolicyComparison> {
 
 function usage(problem: string): never {
   process.stderr.write(
-    `${problem}\nusage: npm run bench:paper -- --data <nab data dir> --labels <combined_windows.json> [--seed 1] [--releases 200] ` +
+    `${problem}\nusage: npm run bench:paper -- --data <nab data dir> --labels <combined_windows.json> [--seed 1] [--releases 300] ` +
       `[--bad-share 0.2] [--violation-share 0.2] [--risk-signal 1] [--pacing JSON] [--out DIR] [--chart FILE] [--json-only]\n`,
   );
   process.exit(2);

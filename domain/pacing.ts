@@ -65,7 +65,7 @@ const PACING_PROPERTIES = {
       {
         additionalProperties: false,
         description:
-          'Analysis interval as a multiple of the release’s base interval: `lowest` (the policy minimum) for the safest, `highest` for the riskiest. Default 0.5 and 1.5.',
+          'Analysis interval as a multiple of the release’s base interval: `lowest` (the policy minimum) for the safest, `highest` for the riskiest. Default 0.5 and 1.25.',
       },
     ),
   ),
@@ -136,7 +136,7 @@ export const PACING_DEFAULTS: Readonly<PacingPolicy> = Object.freeze<PacingPolic
   minSteps: 2,
   maxSteps: 7,
   firstStepPercent: Object.freeze({ lowest: 1, highest: 25 }),
-  intervalFactor: Object.freeze({ lowest: 0.5, highest: 1.5 }),
+  intervalFactor: Object.freeze({ lowest: 0.5, highest: 1.25 }),
   minIntervalSeconds: 0,
   looks: 4,
   earliestLook: 0.5,

@@ -131,7 +131,12 @@ describe(
     test('the request-rate history for predictive scaling: every version and track of the model in one cloud', async () => {
       for (const cloud of lab.cloudConfigs()) {
         const source = new PrometheusTelemetrySource({ cloud: cloud.name, url: cloud.prometheus!.url });
-        const history = await source.loadHistory({ cloud: cloud.name, model: MODEL, samples: 20, stepSeconds: 2 });
+        const history = await source.loadHistory({
+          cloud: cloud.name,
+          model: MODEL,
+          samples: 20,
+          stepSeconds: 2,
+        });
         assert.equal(history.source, 'prometheus', history.error);
         assert.equal(history.samples.length, 20);
         // A stable and a canary instance at 20 requests/s each; the first steps may predate the scrapes.

@@ -52,7 +52,7 @@ describe('adaptive pacing', () => {
     assert.equal(low.analysisIntervalSeconds, 300);
     assert.equal(high.steps.length, 7);
     assert.equal(high.steps[0], 1);
-    assert.equal(high.analysisIntervalSeconds, 900);
+    assert.equal(high.analysisIntervalSeconds, 750);
     assert.ok(
       high.steps.length > low.steps.length && high.analysisIntervalSeconds > low.analysisIntervalSeconds,
     );
