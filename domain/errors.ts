@@ -52,3 +52,10 @@ export const WaiverRefusal = {
   AlreadyApproved: 'WAIVER_ALREADY_APPROVED',
   Invalid: 'WAIVER_INVALID',
 } as const;
+
+/** The message of the innermost cause of an error (a Temporal failure wraps the one that matters). */
+export function innermostMessage(error: unknown): string {
+  let message = error instanceof Error ? error.message : String(error);
+  for (let cursor = error; cursor instanceof Error; cursor = cursor.cause) message = cursor.message;
+  return message;
+}

@@ -15,7 +15,7 @@ import {
 import type { CloudActivities } from '../activities/cloud/activities.js';
 import type { DeploymentState } from '../activities/cloud/driver.js';
 import type { ControlActivities } from '../activities/control.js';
-import { FailureCode } from '../domain/errors.js';
+import { FailureCode, innermostMessage } from '../domain/errors.js';
 import type { CanarySettings, CloudScaling, FaultPlan } from '../domain/release.js';
 import type { StepVerdict } from '../domain/status.js';
 import { cloudOptions, controlOptions } from './activity-options.js';
@@ -266,10 +266,4 @@ function summaryOf(verdict: StepVerdict): string {
 /** Deterministic child id: a retried parent finds its own children again. */
 export function cloudRolloutWorkflowId(releaseId: string, cloudName: string): string {
   return `${releaseId}--${cloudName}`;
-}
-
-function innermostMessage(error: unknown): string {
-  let message = error instanceof Error ? error.message : String(error);
-  for (let cursor = error; cursor instanceof Error; cursor = cursor.cause) message = cursor.message;
-  return message;
 }

@@ -21,7 +21,7 @@ import {
 } from '@temporalio/workflow';
 import type { CloudActivities } from '../activities/cloud/activities.js';
 import type { ControlActivities } from '../activities/control.js';
-import { FailureCode } from '../domain/errors.js';
+import { FailureCode, innermostMessage } from '../domain/errors.js';
 import {
   isTerminal,
   type Person,
@@ -808,12 +808,6 @@ function failureReason(
 }
 
 const KNOWN_CODES = new Set<string>(Object.values(FailureCode));
-
-function innermostMessage(error: unknown): string {
-  let message = error instanceof Error ? error.message : String(error);
-  for (let cursor = error; cursor instanceof Error; cursor = cursor.cause) message = cursor.message;
-  return message;
-}
 
 /** The image's content digest, when its reference pins one. */
 function imageDigest(image: string): Record<string, string> {

@@ -23,18 +23,12 @@ describe('configuration', () => {
     const config = parseConfig({});
     assert.equal(config.clouds[0]!.scaling?.requestsPerReplica, 8, 'the demo clouds scale from the forecast');
     assert.deepEqual(config.pacing, {});
-    const scaled = parseConfig({
-      clouds: [
-        {
-          name: 'aws',
-          driver: 'simulated',
-          region: 'r',
-          jurisdiction: 'EU',
-          scaling: { requestsPerReplica: 5 },
-        },
-      ],
-    });
-    assert.deepEqual(scaled.clouds[0]!.scaling, {
+    /** One simulated cloud with these scaling settings. */
+    const scaledCloud = (scaling: Record<string, number>) =>
+      parseConfig({
+        clouds: [{ name: 'aws', driver: 'simulated', region: 'r', jurisdiction: 'EU', scaling }],
+      });
+    assert.deepEqual(scaledCloud({ requestsPerReplica: 5 }).clouds[0]!.scaling, {
       requestsPerReplica: 5,
       minReplicas: 2,
       maxReplicas: 20,
@@ -44,33 +38,11 @@ describe('configuration', () => {
       historySamples: 576,
     });
     assert.throws(
-      () =>
-        parseConfig({
-          clouds: [
-            {
-              name: 'aws',
-              driver: 'simulated',
-              region: 'r',
-              jurisdiction: 'EU',
-              scaling: { requestsPerReplica: 5, minReplicas: 9, maxReplicas: 3 },
-            },
-          ],
-        }),
+      () => scaledCloud({ requestsPerReplica: 5, minReplicas: 9, maxReplicas: 3 }),
       /\/clouds\/0\/scaling\/minReplicas: must not exceed maxReplicas/,
     );
     assert.throws(
-      () =>
-        parseConfig({
-          clouds: [
-            {
-              name: 'aws',
-              driver: 'simulated',
-              region: 'r',
-              jurisdiction: 'EU',
-              scaling: { requestsPerReplica: 5, horizonMinutes: 1440, stepSeconds: 60 },
-            },
-          ],
-        }),
+      () => scaledCloud({ requestsPerReplica: 5, horizonMinutes: 1440, stepSeconds: 60 }),
       /\/clouds\/0\/scaling\/horizonMinutes: at most 288 steps of stepSeconds ahead \(1440 min is 1440\)/,
     );
     assert.throws(
