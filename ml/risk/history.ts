@@ -1,7 +1,7 @@
 // The release history the risk model learns from, read from the audit trail this system writes (never
 // from anything a requester supplies): per release its model, target clouds, the features it was
 // assessed on ('risk.assessed') and how its canary ended ('release.*'). A release whose canary
-// failed (CANARY_VERDICT_FAILED) is bad, one that completed is good; releases that never reached a
+// failed (CANARY_VERDICT_FAILED, or RESTORE_FAILED after a canary failure) is bad, one that completed is good; releases that never reached a
 // verdict (rejected, blocked, aborted, expired, failed for other reasons) teach nothing and are left out.
 import { FailureCode } from '../../domain/errors.js';
 import { featureProblems, type RiskExample, type RiskFeatures } from './model.js';
@@ -62,13 +62,19 @@ export class ReleaseOutcomes {
       } else if (record.type === 'release.completed') {
         entry.bad = false;
         entry.endedAt = record.at;
-      } else if (record.type.startsWith('release.') && detail.code === FailureCode.CanaryVerdictFailed) {
-        entry.bad = true;
-        entry.endedAt = record.at;
-        const cloud = /canary in ([a-z][a-z0-9-]*) failed/.exec(
-          typeof detail.message === 'string' ? detail.message : '',
-        )?.[1];
-        if (cloud) entry.failedCloud = cloud;
+      } else if (record.type.startsWith('release.')) {
+        // A canary failure, also when a cloud then refused its restore (RESTORE_FAILED: the message
+        // starts with the failure that started the rollback).
+        const message = typeof detail.message === 'string' ? detail.message : '';
+        const cloud = /^canary in ([a-z][a-z0-9-]*) failed/.exec(message)?.[1];
+        if (
+          detail.code === FailureCode.CanaryVerdictFailed ||
+          (detail.code === FailureCode.RestoreFailed && cloud !== undefined)
+        ) {
+          entry.bad = true;
+          entry.endedAt = record.at;
+          if (cloud) entry.failedCloud = cloud;
+        }
       }
     }
   }

@@ -223,21 +223,42 @@ describe('release history from the audit trail', () => {
         '2026-11-28T12:00:00Z',
       ),
       ...release('r4', 'other', ['aws'], 'release.rolled-back', { code: 'ABORTED' }, '2026-11-28T13:00:00Z'),
+      ...release(
+        'r5',
+        'other',
+        ['aws', 'azure'],
+        'release.failed',
+        {
+          code: 'RESTORE_FAILED',
+          message: 'canary in azure failed at 5%: error_rate; then aws could not be restored: 403',
+        },
+        '2026-11-28T14:00:00Z',
+      ),
+      ...release(
+        'r6',
+        'other',
+        ['aws'],
+        'release.failed',
+        { code: 'RESTORE_FAILED', message: 'aborted by op-dave: test; then aws could not be restored: 403' },
+        '2026-11-28T15:00:00Z',
+      ),
     ]);
     assert.deepEqual(
       outcomes.outcomes().map((entry) => [entry.releaseId, entry.bad, entry.failedCloud]),
       [
         ['r1', false, undefined],
         ['r2', true, 'gcp'],
+        ['r5', true, 'azure'],
       ],
     );
-    assert.equal(outcomes.examples().length, 2);
+    assert.equal(outcomes.examples().length, 3);
     assert.equal(outcomes.examples()[1]!.features.trafficLoad, 1.5);
     // Beta(1, 9) smoothing: (1 + failures) / (10 + releases).
     assert.equal(outcomes.modelFailureRate('cxr'), 2 / 12);
     assert.equal(outcomes.modelFailureRate('never-released'), 0.1);
     assert.equal(outcomes.cloudFailureRate('gcp'), 2 / 12);
-    assert.equal(outcomes.cloudFailureRate('aws'), 1 / 12);
+    assert.equal(outcomes.cloudFailureRate('aws'), 1 / 13);
+    assert.equal(outcomes.cloudFailureRate('azure'), 2 / 11);
     // Applying the same records again changes nothing.
     const before = outcomes.seq;
     outcomes.apply(
